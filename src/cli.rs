@@ -1,0 +1,237 @@
+//! The command line (clap derive). The `///` comments are the help text; the work is done in
+//! [`crate::commands`].
+
+use crate::checkpoint::Which;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Attention-based neural machine translation: train a translation pair, translate with it, and see
+/// what the attention did.
+#[derive(Parser, Debug)]
+#[command(name = "nmt", version, about, propagate_version = true)]
+pub struct Cli {
+    /// libtorch intra-op threads (default: the machine's cores).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    /// Where to compute: `auto` uses CUDA when libtorch sees a GPU.
+    #[arg(long, global = true, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `--device` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DeviceArg {
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train a model from a TOML config into a model directory.
+    Train(TrainArgs),
+    /// Translate lines (stdin → stdout by default), optionally saving attention weights and heatmaps.
+    Translate(TranslateArgs),
+    /// Translate a source file and print BLEU and chrF against a reference file.
+    Eval(EvalArgs),
+    /// BLEU and chrF of a hypothesis file against a reference file (sacreBLEU-compatible).
+    Score(ScoreArgs),
+    /// Draw attention heatmaps: one sentence through one or several models, or from saved JSON.
+    Heatmap(HeatmapArgs),
+    /// Show a model directory: config, parameter count, vocabularies, training state.
+    Info(InfoArgs),
+    /// Throughput benchmark, the same measurement as ../shared/bench/torch_ref.py.
+    Bench(BenchArgs),
+    /// Corpus tools.
+    #[command(subcommand)]
+    Corpus(CorpusCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// TOML config file (every field has a default; relative paths resolve against its directory).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Model directory to create (or to continue with --resume).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Override a config field, e.g. `--set model.attention=luong-general` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Continue from the directory's `last` checkpoint exactly where it stopped
+    /// (only `train.*` fields may be changed with --set).
+    #[arg(long)]
+    pub resume: bool,
+    /// Log the training loss every N steps.
+    #[arg(long, default_value_t = 50)]
+    pub log_every: usize,
+}
+
+/// Decoding flags shared by translate, eval and heatmap.
+#[derive(Args, Debug, Clone)]
+pub struct DecodeArgs {
+    /// Beam size (1 = greedy search).
+    #[arg(long, default_value_t = 1)]
+    pub beam: usize,
+    /// GNMT length-penalty exponent α for beam search (0 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub length_penalty: f64,
+    /// Sentences per batch.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Longest translation in tokens (each sentence also stops at 2 × its source length + 10).
+    #[arg(long, default_value_t = 300)]
+    pub max_len: usize,
+    /// Which weights to load.
+    #[arg(long, value_enum, default_value_t = Which::Best)]
+    pub checkpoint: Which,
+}
+
+#[derive(Args, Debug)]
+pub struct TranslateArgs {
+    /// Model directory.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Input file (default: stdin); one sentence per line.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Output file (default: stdout); one line per input line, in order.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+    /// Print the N best translations per line, tab-separated with their scores (needs --beam ≥ N).
+    #[arg(long, default_value_t = 1)]
+    pub n_best: usize,
+    /// Write one JSON object per input line with the source/target tokens and attention weights.
+    #[arg(long)]
+    pub attention_json: Option<PathBuf>,
+    /// Write one heatmap PNG per sentence and an index.html gallery into this directory.
+    #[arg(long)]
+    pub heatmaps: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Model directory.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Source sentences.
+    #[arg(long)]
+    pub src: PathBuf,
+    /// Reference translations, aligned with --src.
+    #[arg(long = "ref")]
+    pub reference: PathBuf,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+    /// Also write the translations to this file.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Score lowercased text too.
+    #[arg(long)]
+    pub lowercase: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// Hypotheses, one per line.
+    #[arg(long)]
+    pub hyp: PathBuf,
+    /// References, aligned with --hyp.
+    #[arg(long = "ref")]
+    pub reference: PathBuf,
+    /// Lowercase both sides before scoring (sacreBLEU -lc).
+    #[arg(long)]
+    pub lowercase: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--format` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ImageFormat {
+    Png,
+    Svg,
+}
+
+#[derive(Args, Debug)]
+pub struct HeatmapArgs {
+    /// Model directory; repeat to draw the same sentence through several models side by side.
+    #[arg(long)]
+    pub model: Vec<PathBuf>,
+    /// The sentence to translate and draw (with --model).
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Output image (with --model).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Draw the records saved by `nmt translate --attention-json` instead (no model needed).
+    #[arg(long)]
+    pub from_json: Option<PathBuf>,
+    /// Output directory for --from-json (one image per line, numbered in input order).
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+    /// Merge subword pieces into words (sum over source pieces, mean over target pieces).
+    #[arg(long)]
+    pub words: bool,
+    /// Draw one head of a multihead model instead of the mean over heads.
+    #[arg(long)]
+    pub head: Option<usize>,
+    /// Image format (default: from the file extension, else png).
+    #[arg(long, value_enum)]
+    pub format: Option<ImageFormat>,
+    /// A TTF/OTF font for scripts DejaVu Sans lacks (e.g. CJK).
+    #[arg(long)]
+    pub font: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// Model directory.
+    #[arg(long)]
+    pub model: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Folder with train.SRC/TGT and test_2016_flickr.SRC (e.g. ../shared/corpora/multi30k).
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, default_value = "de")]
+    pub src: String,
+    #[arg(long, default_value = "en")]
+    pub tgt: String,
+    /// Timed training steps (after 3 warm-up steps).
+    #[arg(long, default_value_t = 30)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 256)]
+    pub emb: usize,
+    #[arg(long, visible_alias = "hid", default_value_t = 512)]
+    pub hidden: usize,
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Decoding steps per batch (no early exit at EOS).
+    #[arg(long, default_value_t = 50)]
+    pub max_len: usize,
+    /// Print only one JSON line on stdout (logs go to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CorpusCommand {
+    /// Regenerate the embedded English→French toy corpus.
+    Toy {
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Generator seed (the committed corpus uses 1).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}

@@ -1,0 +1,346 @@
+//! Attention heatmaps: the renderer behind `nmt heatmap` and `nmt translate --heatmaps`.
+//!
+//! A picture shows source tokens along the top (labels rotated), output tokens down the left in
+//! decoding order (EOS included), one cell per weight coloured with viridis on a fixed 0–1 scale,
+//! a colour bar, the weights printed in the cells when the matrix is small, and a title with the
+//! sentence and its translation. Several models' attention for one sentence can be drawn side by
+//! side ([`render_panels`]); a test set gets a gallery page ([`write_gallery`]).
+//!
+//! Files: `colormap` (viridis), `font` (embedded DejaVu Sans, `--font`), `words` (`--words`),
+//! `layout` (geometry), `draw` (plotters, PNG/SVG bytes), `gallery` (index.html).
+
+mod colormap;
+mod draw;
+pub(crate) use draw::encode_png;
+mod font;
+pub(crate) use font::DEJAVU_SANS;
+mod gallery;
+mod layout;
+mod words;
+
+pub use colormap::viridis;
+pub use font::Font;
+pub use gallery::{write_gallery, GalleryEntry};
+pub use layout::{CAP, CELL};
+pub use words::merge_words;
+
+use crate::attention_json::AttentionRecord;
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
+use layout::{Item, PanelInput};
+use std::path::Path;
+use std::str::FromStr;
+
+/// Image file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// 8-bit RGB PNG.
+    Png,
+    /// SVG with text as `<text>` elements (searchable, scalable; typeset by the viewer).
+    Svg,
+}
+
+impl Format {
+    /// The format a file name asks for by its extension (`.png`, `.svg`, any case).
+    pub fn from_path(path: &Path) -> Option<Format> {
+        path.extension()?.to_str()?.parse().ok()
+    }
+
+    /// The file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Png => "png",
+            Format::Svg => "svg",
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = Error;
+
+    /// `png` or `svg`, any case.
+    fn from_str(s: &str) -> Result<Format> {
+        match s.to_ascii_lowercase().as_str() {
+            "png" => Ok(Format::Png),
+            "svg" => Ok(Format::Svg),
+            _ => Err(Error::Usage(format!(
+                "unknown image format {s:?}: expected png or svg"
+            ))),
+        }
+    }
+}
+
+/// How to draw.
+#[derive(Debug, Clone)]
+pub struct Style {
+    /// Merge subword pieces into words ([`merge_words`]); otherwise draw the tokens exactly as
+    /// the model saw them.
+    pub words: bool,
+    /// Draw this head (0-based) of `head_weights` instead of the combined `weights`.
+    pub head: Option<usize>,
+    /// PNG or SVG.
+    pub format: Format,
+    /// The font of every text; [`Font::embedded`] unless the user brought one.
+    pub font: Font,
+}
+
+impl Default for Style {
+    /// Subword pieces, combined weights, PNG, DejaVu Sans.
+    fn default() -> Style {
+        Style {
+            words: false,
+            head: None,
+            format: Format::Png,
+            font: Font::embedded(),
+        }
+    }
+}
+
+/// Where the cells of a rendered picture are, in image pixels (origin top left).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// Image width, px.
+    pub width: u32,
+    /// Image height, px.
+    pub height: u32,
+    grids: Vec<layout::Grid>,
+}
+
+/// A cell's rectangle: `x..x + w`, `y..y + h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellRect {
+    /// Left edge, px.
+    pub x: i32,
+    /// Top edge, px.
+    pub y: i32,
+    /// Width, px.
+    pub w: u32,
+    /// Height, px.
+    pub h: u32,
+}
+
+impl Layout {
+    /// The cell of output token `row` and source token `col` in panel `panel` (0 for [`render`]),
+    /// counted after `--words` merging; `None` outside the matrix.
+    pub fn cell_rect(&self, panel: usize, row: usize, col: usize) -> Option<CellRect> {
+        let g = self.grids.get(panel)?;
+        let (x0, x1) = (*g.cols.get(col)?, *g.cols.get(col + 1)?);
+        let (y0, y1) = (*g.rows.get(row)?, *g.rows.get(row + 1)?);
+        Some(CellRect {
+            x: x0,
+            y: y0,
+            w: (x1 - x0) as u32,
+            h: (y1 - y0) as u32,
+        })
+    }
+}
+
+/// A header value, with a visible placeholder for empty text.
+fn shown(text: &str) -> String {
+    if text.trim().is_empty() {
+        "(empty)".into()
+    } else {
+        text.to_string()
+    }
+}
+
+/// The matrix `style` asks for: validated, head picked, words merged.
+fn select(record: &AttentionRecord, style: &Style) -> Result<AttentionRecord> {
+    record
+        .validate()
+        .map_err(|msg| Error::Usage(format!("attention record of line {}: {msg}", record.line)))?;
+    let mut chosen = record.clone();
+    if let Some(h) = style.head {
+        let heads = record.head_weights.as_ref().ok_or_else(|| {
+            Error::Usage(format!(
+                "--head {h}: line {} has no per-head weights (only multihead models have them)",
+                record.line
+            ))
+        })?;
+        chosen.weights = heads.get(h).cloned().ok_or_else(|| {
+            Error::Usage(format!(
+                "--head {h}: the model has {} heads, numbered 0 to {}",
+                heads.len(),
+                heads.len() - 1
+            ))
+        })?;
+    }
+    chosen.head_weights = None;
+    Ok(if style.words {
+        merge_words(&chosen)
+    } else {
+        chosen
+    })
+}
+
+fn single_plan(record: &AttentionRecord, style: &Style) -> Result<layout::Plan> {
+    let r = select(record, style)?;
+    let header = [
+        Item {
+            key: Some("source:".into()),
+            value: shown(&r.source_text),
+        },
+        Item {
+            key: Some("translation:".into()),
+            value: shown(&r.translation),
+        },
+    ];
+    let panel = PanelInput {
+        title: Vec::new(),
+        source: r.source,
+        target: r.target,
+        weights: r.weights,
+    };
+    Ok(layout::plan(&style.font, &header, &[panel]))
+}
+
+fn panels_plan(panels: &[(String, AttentionRecord)], style: &Style) -> Result<layout::Plan> {
+    let source_text = panels
+        .first()
+        .map(|(_, r)| r.source_text.clone())
+        .unwrap_or_default();
+    let inputs = panels
+        .iter()
+        .map(|(title, record)| {
+            let r = select(record, style)?;
+            Ok(PanelInput {
+                title: vec![
+                    Item {
+                        key: None,
+                        value: title.clone(),
+                    },
+                    Item {
+                        key: Some("→".into()),
+                        value: shown(&r.translation),
+                    },
+                ],
+                source: r.source,
+                target: r.target,
+                weights: r.weights,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let header = [Item {
+        key: Some("source:".into()),
+        value: shown(&source_text),
+    }];
+    Ok(layout::plan(&style.font, &header, &inputs))
+}
+
+/// Where [`render`] puts the cells of `record`.
+pub fn layout(record: &AttentionRecord, style: &Style) -> Result<Layout> {
+    Ok(to_layout(single_plan(record, style)?))
+}
+
+/// Where [`render_panels`] puts the cells of each panel.
+pub fn layout_panels(panels: &[(String, AttentionRecord)], style: &Style) -> Result<Layout> {
+    Ok(to_layout(panels_plan(panels, style)?))
+}
+
+fn to_layout(plan: layout::Plan) -> Layout {
+    Layout {
+        width: plan.width,
+        height: plan.height,
+        grids: plan.panels.into_iter().map(|p| p.grid).collect(),
+    }
+}
+
+/// Draws the attention of one sentence to `out` (written atomically) in `style.format`.
+///
+/// Never panics on odd input: empty sides draw a captioned empty box, NaN weights are coloured
+/// as 0 and printed as "NaN", weights outside 0–1 are clamped. Errors: an inconsistent record or
+/// a `--head` the record lacks ([`Error::Usage`]), drawing ([`Error::Render`]), writing
+/// ([`Error::Io`]).
+pub fn render(record: &AttentionRecord, style: &Style, out: &Path) -> Result<()> {
+    write(&single_plan(record, style)?, style, out)
+}
+
+/// Draws several models' attention for the same sentence side by side in one picture, each panel
+/// with its own axes and title (e.g. "bahdanau attention · bahdanau decoder") and translation,
+/// one shared colour bar, the source sentence on top.
+pub fn render_panels(
+    panels: &[(String, AttentionRecord)],
+    style: &Style,
+    out: &Path,
+) -> Result<()> {
+    write(&panels_plan(panels, style)?, style, out)
+}
+
+fn write(plan: &layout::Plan, style: &Style, out: &Path) -> Result<()> {
+    let render_err = |msg: String| Error::Render {
+        path: out.to_path_buf(),
+        msg,
+    };
+    let bytes = match style.format {
+        Format::Png => draw::png(plan, &style.font).map_err(render_err)?,
+        Format::Svg => draw::svg(plan, &style.font)
+            .map_err(render_err)?
+            .into_bytes(),
+    };
+    write_atomic(out, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> AttentionRecord {
+        AttentionRecord {
+            line: 2,
+            source_text: "a b".into(),
+            translation: "x".into(),
+            source: vec!["▁a".into(), "b".into()],
+            target: vec!["▁x".into(), "</s>".into()],
+            weights: vec![vec![0.5, 0.5], vec![0.0, 1.0]],
+            head_weights: Some(vec![vec![vec![1.0, 0.0], vec![0.0, 1.0]]; 4]),
+        }
+    }
+
+    #[test]
+    fn formats_parse_from_names_and_extensions() {
+        assert_eq!("SVG".parse::<Format>().unwrap(), Format::Svg);
+        assert!("jpg".parse::<Format>().is_err());
+        assert_eq!(Format::from_path(Path::new("a/b.PNG")), Some(Format::Png));
+        assert_eq!(Format::from_path(Path::new("a/b")), None);
+    }
+
+    #[test]
+    fn a_missing_head_is_refused_naming_the_head_count() {
+        let style = Style {
+            head: Some(4),
+            ..Style::default()
+        };
+        let err = select(&record(), &style).unwrap_err().to_string();
+        assert!(err.contains("4 heads, numbered 0 to 3"), "{err}");
+        let mut r = record();
+        r.head_weights = None;
+        let style = Style {
+            head: Some(0),
+            ..Style::default()
+        };
+        let err = select(&r, &style).unwrap_err().to_string();
+        assert!(err.contains("no per-head weights"), "{err}");
+    }
+
+    #[test]
+    fn a_head_is_selected_before_words_are_merged() {
+        let style = Style {
+            head: Some(1),
+            words: true,
+            ..Style::default()
+        };
+        let r = select(&record(), &style).unwrap();
+        assert_eq!(r.source, ["ab"]);
+        assert_eq!(r.weights, vec![vec![1.0], vec![1.0]]);
+        assert!(r.head_weights.is_none());
+    }
+
+    #[test]
+    fn an_inconsistent_record_is_an_error_not_a_panic() {
+        let mut r = record();
+        r.weights.pop();
+        let dir = tempfile::tempdir().unwrap();
+        let err = render(&r, &Style::default(), &dir.path().join("x.png")).unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+}

@@ -1,0 +1,16 @@
+//! The `nmt` binary: parse the command line, run it, print the error once and exit non-zero.
+use clap::Parser;
+
+fn main() {
+    // A full disk or a file-size limit must surface as a write error, not kill the process.
+    // SAFETY: setting a signal disposition to SIG_IGN before any thread starts is sound.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+    let cli = nmt::cli::Cli::parse();
+    if let Err(e) = nmt::commands::run(cli) {
+        // Every variant's message already includes its cause (e.g. the OS error of an I/O failure).
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,458 @@
+//! The training loop: data preparation, Adam with clipping and label smoothing, validation (dev loss,
+//! perplexity, greedy BLEU), best/last checkpoints, LR decay on plateau, early stopping, wall-clock and
+//! step limits, Ctrl-C handling, progress bar, `metrics.jsonl` and `loss.png`, exact resumption.
+
+use crate::checkpoint::{self, DirLock, BEST, LAST, METRICS, STATE_KEY};
+use crate::config::Config;
+use crate::data::batch::{collate, plan_epoch, Batch, BatchSize, Example};
+use crate::data::corpus::{filter_pairs, Pair, PairReader, Source};
+use crate::data::tokenizer::{Spec, Tokenizer, EOS, PAD};
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
+use crate::metrics;
+use crate::model::Seq2Seq;
+use crate::optim::Adam;
+use crate::plot;
+use crate::translate::{Options, Translator};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tch::{nn, Device, Kind, Reduction, Tensor};
+
+/// Lines longer than this many characters are skipped before tokenization (counted as over-long).
+const MAX_LINE_CHARS: usize = 20_000;
+
+/// Where training stands; saved in `last.safetensors`' metadata and restored by `--resume`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct TrainState {
+    pub step: usize,
+    pub epoch: usize,
+    /// Batches of `epoch` already done.
+    pub batch_in_epoch: usize,
+    pub lr: f64,
+    pub best_bleu: Option<f64>,
+    pub best_step: usize,
+    /// Validations since the best one (early stopping).
+    pub bad_validations: usize,
+    /// Validations since the last improvement or LR decay (plateau schedule).
+    pub plateau: usize,
+    /// Training minutes over all runs.
+    pub minutes: f64,
+    pub finished: bool,
+}
+
+/// One line of `metrics.jsonl`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Record {
+    Train { step: usize, epoch: usize, loss: f64, ppl: f64, lr: f64, tokens_per_s: f64 },
+    Valid { step: usize, epoch: usize, dev_loss: f64, dev_ppl: f64, dev_bleu: f64, lr: f64, best: bool },
+}
+
+/// How a run is started.
+pub struct RunOptions {
+    pub out: PathBuf,
+    pub resume: bool,
+    pub device: Device,
+    /// Log every N steps to `metrics.jsonl` and the progress bar.
+    pub log_every: usize,
+    /// Set by SIGINT/SIGTERM: save `last` and stop.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Why training ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    MaxSteps,
+    MaxEpochs,
+    MaxMinutes,
+    EarlyStopping,
+    Interrupted,
+}
+
+/// The end of a run.
+#[derive(Debug)]
+pub struct Summary {
+    pub reason: StopReason,
+    pub state: TrainState,
+}
+
+/// Tokenized training data.
+pub struct Prepared {
+    pub train: Vec<Example>,
+    pub dev: Vec<Example>,
+    pub dev_pairs: Vec<Pair>,
+}
+
+/// One optimisation step on `batch`; returns the (label-smoothed) mean token loss before the update.
+pub fn train_step(model: &Seq2Seq, opt: &mut Adam, batch: &Batch, label_smoothing: f64, clip: f64, lr: f64) -> f64 {
+    let loss = batch_loss(model, batch, label_smoothing, true);
+    opt.zero_grad();
+    loss.backward();
+    if clip > 0.0 {
+        opt.clip_grad_norm(clip);
+    }
+    opt.update(lr);
+    f64::try_from(&loss).unwrap_or(f64::NAN)
+}
+
+/// Mean token cross-entropy of a batch, over real target positions only: the output layer is applied
+/// once, after the recurrent loop, to the non-padding positions. → scalar tensor.
+pub fn batch_loss(model: &Seq2Seq, batch: &Batch, label_smoothing: f64, train: bool) -> Tensor {
+    let out = model.forward_t(&batch.src, &batch.src_len, &batch.tgt_in, train);
+    let d = out.features.size()[2];
+    let real = batch.tgt_out.ne(PAD).flatten(0, -1).nonzero().squeeze_dim(1);
+    let features = out.features.reshape([-1, d]).index_select(0, &real);
+    let gold = batch.tgt_out.flatten(0, -1).index_select(0, &real);
+    model
+        .decoder
+        .logits(&features, train)
+        .cross_entropy_loss::<Tensor>(&gold, None, Reduction::Mean, -100, label_smoothing)
+}
+
+fn read_filtered(prefix: &Path, cfg: &Config, what: &str) -> Result<Vec<Pair>> {
+    let source = Source::from_prefix(prefix, &cfg.data.src_lang, &cfg.data.tgt_lang);
+    let (pairs, stats) = filter_pairs(PairReader::open(&source)?, MAX_LINE_CHARS)?;
+    if stats.empty + stats.too_long > 0 {
+        eprintln!(
+            "{what}: skipped {} pairs with an empty side and {} over {MAX_LINE_CHARS} characters",
+            stats.empty, stats.too_long
+        );
+    }
+    Ok(pairs)
+}
+
+/// Trains the tokenizers on the training pairs (one joint or one per side).
+pub fn train_tokenizers(pairs: &[Pair], cfg: &Config) -> Result<(Tokenizer, Tokenizer)> {
+    let spec = Spec {
+        kind: cfg.data.tokenizer,
+        vocab_size: cfg.data.vocab_size,
+        min_frequency: cfg.data.min_frequency,
+        lowercase: cfg.data.lowercase,
+    };
+    let src: Vec<&str> = pairs.iter().map(|p| p.src.as_str()).collect();
+    let tgt: Vec<&str> = pairs.iter().map(|p| p.tgt.as_str()).collect();
+    if cfg.data.joint_vocab {
+        let both: Vec<&str> = src.iter().chain(tgt.iter()).copied().collect();
+        let tok = Tokenizer::train(&both, &spec)?;
+        Ok((tok.clone(), tok))
+    } else {
+        Ok((Tokenizer::train(&src, &spec)?, Tokenizer::train(&tgt, &spec)?))
+    }
+}
+
+/// Encodes pairs, dropping (and counting) those over `max_len` tokens on either side.
+pub fn encode_pairs(pairs: &[Pair], src: &Tokenizer, tgt: &Tokenizer, max_len: usize) -> Result<(Vec<Example>, Vec<Pair>, usize)> {
+    let s = src.encode_batch(&pairs.iter().map(|p| p.src.as_str()).collect::<Vec<_>>())?;
+    let t = tgt.encode_batch(&pairs.iter().map(|p| p.tgt.as_str()).collect::<Vec<_>>())?;
+    let (mut examples, mut kept, mut long) = (Vec::new(), Vec::new(), 0);
+    for ((mut s, t), p) in s.into_iter().zip(t).zip(pairs) {
+        if s.is_empty() || t.is_empty() {
+            continue;
+        }
+        if s.len() + 1 > max_len || t.len() + 1 > max_len {
+            long += 1;
+            continue;
+        }
+        s.push(EOS);
+        examples.push(Example { src: s, tgt: t });
+        kept.push(p.clone());
+    }
+    Ok((examples, kept, long))
+}
+
+/// Learning rate after warm-up: `lr · min(1, step / warmup)`.
+fn scheduled_lr(base: f64, step: usize, warmup: usize) -> f64 {
+    if warmup == 0 {
+        base
+    } else {
+        base * ((step + 1) as f64 / warmup as f64).min(1.0)
+    }
+}
+
+/// Trains a model into `opts.out` (fresh, or continuing `last` with `opts.resume`).
+pub fn train(config: Config, opts: &RunOptions) -> Result<Summary> {
+    let out = &opts.out;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let _lock = DirLock::acquire(out)?;
+    let mut config = config;
+    let (src_tok, tgt_tok) = if opts.resume {
+        if !out.join(LAST).exists() {
+            return Err(Error::model(out, "nothing to resume: no last.safetensors (start without --resume)"));
+        }
+        let (_, s, t) = checkpoint::read_dir_meta(out)?;
+        (s, t)
+    } else {
+        if out.join(LAST).exists() {
+            return Err(Error::model(
+                out,
+                "already holds a training run (last.safetensors): continue it with --resume or choose another --out",
+            ));
+        }
+        let pairs = read_filtered(&config.data.train, &config, "train")?;
+        eprintln!("train: {} pairs; training tokenizers ({:?}, vocab {})", pairs.len(), config.data.tokenizer, config.data.vocab_size);
+        let (s, t) = train_tokenizers(&pairs, &config)?;
+        checkpoint::write_dir_meta(out, &mut config, &s, &t)?;
+        (s, t)
+    };
+    let data = prepare(&config, &src_tok, &tgt_tok)?;
+    Trainer::new(config, src_tok, tgt_tok, data, opts)?.run()
+}
+
+fn prepare(config: &Config, src_tok: &Tokenizer, tgt_tok: &Tokenizer) -> Result<Prepared> {
+    let pairs = read_filtered(&config.data.train, config, "train")?;
+    let (train, _, long) = encode_pairs(&pairs, src_tok, tgt_tok, config.data.max_len)?;
+    if long > 0 {
+        eprintln!("train: skipped {long} pairs longer than data.max_len = {} tokens", config.data.max_len);
+    }
+    if train.is_empty() {
+        return Err(Error::data(&config.data.train, 0, "no usable training pairs"));
+    }
+    let dev_pairs = read_filtered(&config.data.dev, config, "dev")?;
+    let (dev, dev_pairs, _) = encode_pairs(&dev_pairs, src_tok, tgt_tok, config.data.max_len)?;
+    eprintln!("data: {} train and {} dev pairs; vocab src {} tgt {}", train.len(), dev.len(), src_tok.vocab_size(), tgt_tok.vocab_size());
+    Ok(Prepared { train, dev, dev_pairs })
+}
+
+struct Trainer<'a> {
+    config: Config,
+    src_tok: Tokenizer,
+    tgt_tok: Tokenizer,
+    data: Prepared,
+    opts: &'a RunOptions,
+    vs: nn::VarStore,
+    model: Seq2Seq,
+    adam: Adam,
+    state: TrainState,
+    records: Vec<Record>,
+}
+
+impl<'a> Trainer<'a> {
+    fn new(config: Config, src_tok: Tokenizer, tgt_tok: Tokenizer, data: Prepared, opts: &'a RunOptions) -> Result<Self> {
+        tch::manual_seed(config.train.seed as i64);
+        let vs = nn::VarStore::new(opts.device);
+        let model = Seq2Seq::new(&vs.root(), &config.model, src_tok.vocab_size() as i64, tgt_tok.vocab_size() as i64);
+        let t = &config.train;
+        let mut adam = Adam::new(&vs, t.adam_beta1, t.adam_beta2, t.adam_eps, t.weight_decay);
+        let mut state = TrainState { lr: t.lr, ..Default::default() };
+        let mut records = Vec::new();
+        if opts.resume {
+            let path = opts.out.join(LAST);
+            let (meta, extra) = checkpoint::load_weights(&path, &vs, |n| n.starts_with("adam."))?;
+            let json = meta.get(STATE_KEY).ok_or_else(|| Error::model(&path, "no training state in metadata"))?;
+            state = serde_json::from_str(json).map_err(|e| Error::model(&path, format!("bad training state: {e}")))?;
+            adam.load_state(|n| extra.get(n).map(|t| t.to_device(opts.device)), state_adam_step(&meta))
+                .map_err(|n| Error::model(&path, format!("optimizer tensor {n} missing or mis-shaped")))?;
+            records = read_metrics(&opts.out.join(METRICS), state.step);
+            eprintln!("resuming at step {} (epoch {}, batch {})", state.step, state.epoch + 1, state.batch_in_epoch);
+        }
+        Ok(Trainer { config, src_tok, tgt_tok, data, opts, vs, model, adam, state, records })
+    }
+
+    fn run(mut self) -> Result<Summary> {
+        let t = self.config.train.clone();
+        let started = Instant::now();
+        let minutes_before = self.state.minutes;
+        let size = if t.batch_tokens > 0 { BatchSize::Tokens(t.batch_tokens) } else { BatchSize::Sentences(t.batch_size) };
+        let (mut window_loss, mut window_tokens, mut window_steps) = (0.0, 0i64, 0usize);
+        let mut window_start = Instant::now();
+        let mut last_valid_step = self.state.step;
+        let reason = 'outer: loop {
+            if t.max_epochs > 0 && self.state.epoch >= t.max_epochs {
+                break StopReason::MaxEpochs;
+            }
+            let plan = plan_epoch(&self.data.train, size, t.seed.wrapping_mul(1_000_003).wrapping_add(self.state.epoch as u64));
+            let bar = progress_bar(plan.len() as u64, self.state.epoch);
+            bar.set_position(self.state.batch_in_epoch as u64);
+            for indices in plan.iter().skip(self.state.batch_in_epoch) {
+                if self.opts.stop.load(Ordering::SeqCst) {
+                    bar.abandon();
+                    break 'outer StopReason::Interrupted;
+                }
+                // Seeding per step makes dropout identical whether or not the run was resumed.
+                tch::manual_seed(t.seed.wrapping_add(self.state.step as u64 * 7919) as i64);
+                let batch = collate(&self.data.train, indices, self.opts.device);
+                let lr = scheduled_lr(self.state.lr, self.state.step, t.warmup_steps);
+                let loss = train_step(&self.model, &mut self.adam, &batch, t.label_smoothing, t.clip_norm, lr);
+                if !loss.is_finite() {
+                    bar.abandon();
+                    return Err(Error::Training(format!(
+                        "the loss became {loss} at step {} (epoch {}); stopped without saving — the last good checkpoints in {} are intact (try a lower train.lr)",
+                        self.state.step + 1,
+                        self.state.epoch + 1,
+                        self.opts.out.display()
+                    )));
+                }
+                self.state.step += 1;
+                self.state.batch_in_epoch += 1;
+                window_loss += loss * batch.ntokens as f64;
+                window_tokens += batch.ntokens;
+                window_steps += 1;
+                bar.inc(1);
+                if window_steps >= self.opts.log_every.max(1) {
+                    let secs = window_start.elapsed().as_secs_f64().max(1e-9);
+                    let mean = window_loss / window_tokens.max(1) as f64;
+                    let tps = window_tokens as f64 / secs;
+                    bar.set_message(format!("step {} loss {mean:.3} ppl {:.2} {tps:.0} tok/s", self.state.step, mean.exp()));
+                    self.records.push(Record::Train {
+                        step: self.state.step,
+                        epoch: self.state.epoch + 1,
+                        loss: mean,
+                        ppl: mean.exp(),
+                        lr,
+                        tokens_per_s: tps,
+                    });
+                    (window_loss, window_tokens, window_steps) = (0.0, 0, 0);
+                    window_start = Instant::now();
+                }
+                self.state.minutes = minutes_before + started.elapsed().as_secs_f64() / 60.0;
+                if t.valid_every > 0 && self.state.step % t.valid_every == 0 {
+                    last_valid_step = self.state.step;
+                    if self.validate(&bar)? {
+                        bar.finish_and_clear();
+                        break 'outer StopReason::EarlyStopping;
+                    }
+                }
+                if t.max_steps > 0 && self.state.step >= t.max_steps {
+                    bar.finish_and_clear();
+                    break 'outer StopReason::MaxSteps;
+                }
+                if t.max_minutes > 0.0 && started.elapsed().as_secs_f64() >= t.max_minutes * 60.0 {
+                    bar.finish_and_clear();
+                    break 'outer StopReason::MaxMinutes;
+                }
+            }
+            bar.finish_and_clear();
+            self.state.epoch += 1;
+            self.state.batch_in_epoch = 0;
+            if t.valid_every == 0 {
+                last_valid_step = self.state.step;
+                if self.validate(&bar)? {
+                    break StopReason::EarlyStopping;
+                }
+            }
+        };
+        self.state.minutes = minutes_before + started.elapsed().as_secs_f64() / 60.0;
+        if reason != StopReason::Interrupted && last_valid_step != self.state.step {
+            self.validate(&indicatif::ProgressBar::hidden())?;
+        }
+        self.state.finished = reason != StopReason::Interrupted;
+        self.save_last()?;
+        Ok(Summary { reason, state: self.state })
+    }
+
+    /// Dev loss, perplexity and greedy BLEU; saves `best` on improvement and `last` always.
+    /// Returns true when early stopping says stop.
+    fn validate(&mut self, bar: &indicatif::ProgressBar) -> Result<bool> {
+        let t = self.config.train.clone();
+        let (dev_loss, dev_bleu, samples) = self.evaluate_dev()?;
+        let improved = self.state.best_bleu.is_none_or(|b| dev_bleu > b);
+        if improved {
+            self.state.best_bleu = Some(dev_bleu);
+            self.state.best_step = self.state.step;
+            self.state.bad_validations = 0;
+            self.state.plateau = 0;
+            checkpoint::save_weights(&self.opts.out.join(BEST), &self.vs, &[], None)?;
+        } else {
+            self.state.bad_validations += 1;
+            self.state.plateau += 1;
+            if self.state.plateau >= t.lr_patience.max(1) && self.state.lr > t.min_lr {
+                self.state.lr = (self.state.lr * t.lr_decay).max(t.min_lr);
+                self.state.plateau = 0;
+            }
+        }
+        self.records.push(Record::Valid {
+            step: self.state.step,
+            epoch: self.state.epoch + 1,
+            dev_loss,
+            dev_ppl: dev_loss.exp(),
+            dev_bleu,
+            lr: self.state.lr,
+            best: improved,
+        });
+        bar.suspend(|| {
+            eprintln!(
+                "valid step {} epoch {}: dev loss {dev_loss:.3} ppl {:.2} BLEU {dev_bleu:.2}{} lr {:.2e}",
+                self.state.step,
+                self.state.epoch + 1,
+                dev_loss.exp(),
+                if improved { " (best)" } else { "" },
+                self.state.lr
+            );
+            for (src, hyp) in samples {
+                eprintln!("  {src}\n  → {hyp}");
+            }
+        });
+        self.save_last()?;
+        Ok(t.patience > 0 && self.state.bad_validations >= t.patience)
+    }
+
+    /// → (dev token loss without smoothing, greedy BLEU, a few (source, translation) samples).
+    fn evaluate_dev(&self) -> Result<(f64, f64, Vec<(String, String)>)> {
+        let _guard = tch::no_grad_guard();
+        let dev = &self.data.dev;
+        let (mut total, mut tokens) = (0.0, 0i64);
+        let order: Vec<usize> = (0..dev.len()).collect();
+        for chunk in order.chunks(64) {
+            let batch = collate(dev, chunk, self.opts.device);
+            let loss = f64::try_from(batch_loss(&self.model, &batch, 0.0, false).to_kind(Kind::Double)).unwrap_or(f64::NAN);
+            total += loss * batch.ntokens as f64;
+            tokens += batch.ntokens;
+        }
+        let n = match self.config.train.valid_bleu_sentences {
+            0 => self.data.dev_pairs.len(),
+            k => k.min(self.data.dev_pairs.len()),
+        };
+        let srcs: Vec<String> = self.data.dev_pairs[..n].iter().map(|p| p.src.clone()).collect();
+        let refs: Vec<&str> = self.data.dev_pairs[..n].iter().map(|p| p.tgt.as_str()).collect();
+        let translator = Translator { model: &self.model, src_tok: &self.src_tok, tgt_tok: &self.tgt_tok, device: self.opts.device };
+        let hyps: Vec<String> = translator
+            .translate(&srcs, &Options::default())?
+            .iter()
+            .map(|t| t.best_text().to_string())
+            .collect();
+        let bleu = if n == 0 { 0.0 } else { metrics::bleu(&hyps, &refs, false)?.score };
+        let samples = srcs.into_iter().zip(hyps).take(self.config.train.valid_samples).collect();
+        Ok((total / tokens.max(1) as f64, bleu, samples))
+    }
+
+    fn save_last(&self) -> Result<()> {
+        let mut meta = std::collections::HashMap::new();
+        let json = serde_json::to_string(&self.state).map_err(|e| Error::Training(e.to_string()))?;
+        meta.insert(STATE_KEY.to_string(), json);
+        meta.insert("nmt.adam_step".to_string(), self.adam.step.to_string());
+        checkpoint::save_weights(&self.opts.out.join(LAST), &self.vs, &self.adam.state_tensors(), Some(meta))?;
+        let text: String = self.records.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
+        write_atomic(&self.opts.out.join(METRICS), text.as_bytes())?;
+        plot::learning_curve(&self.records, &self.opts.out.join("loss.png"))
+    }
+}
+
+fn state_adam_step(meta: &std::collections::HashMap<String, String>) -> i64 {
+    meta.get("nmt.adam_step").and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// The records of an earlier run up to `step` (later ones belong to work that was not checkpointed).
+fn read_metrics(path: &Path, step: usize) -> Vec<Record> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Record>(l).ok())
+        .filter(|r| match r {
+            Record::Train { step: s, .. } | Record::Valid { step: s, .. } => *s <= step,
+        })
+        .collect()
+}
+
+fn progress_bar(len: u64, epoch: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "epoch {} {{bar:30}} {{pos}}/{{len}} {{msg}} [{{elapsed_precise}}<{{eta_precise}}]",
+        epoch + 1
+    ))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
