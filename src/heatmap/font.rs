@@ -11,7 +11,7 @@ use ab_glyph::{Font as _, FontArc, GlyphId, PxScale, ScaleFont};
 use std::path::Path;
 use std::sync::OnceLock;
 
-pub(crate) static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+pub(crate) static DEJAVU_SANS: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
 
 /// CSS `font-family` of SVG text drawn with the embedded font; the generic fallback after the
 /// comma serves viewers without DejaVu Sans.
@@ -39,7 +39,7 @@ impl Font {
         let face = FACE.get_or_init(|| {
             FontArc::try_from_slice(DEJAVU_SANS).unwrap_or_else(|_| {
                 // The bytes are a fixed asset; `embedded_font_is_valid` below guards them.
-                unreachable!("assets/DejaVuSans.ttf is not a valid font")
+                unreachable!("the embedded DejaVuSans.ttf is not a valid font")
             })
         });
         Font {
