@@ -20,6 +20,7 @@ pub const TGT_TOKENIZER: &str = "tokenizer.tgt.json";
 pub const BEST: &str = "best.safetensors";
 pub const LAST: &str = "last.safetensors";
 pub const METRICS: &str = "metrics.jsonl";
+pub const LOSS_PLOT: &str = "loss.png";
 const LOCK: &str = ".lock";
 /// safetensors metadata key holding the JSON training state in `last`.
 pub const STATE_KEY: &str = "nmt.train_state";
@@ -63,6 +64,9 @@ pub fn read_dir_meta(dir: &Path) -> Result<(Config, Tokenizer, Tokenizer)> {
     if !dir.is_dir() {
         return Err(Error::model(dir, "no such model directory"));
     }
+    if !cfg_path.exists() {
+        return Err(Error::model(dir, format!("not a model directory: {CONFIG_FILE} is missing")));
+    }
     let text = std::fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
     let config = Config::from_toml_str(&text, &cfg_path)?;
     let mut toks = Vec::new();
@@ -88,6 +92,13 @@ pub fn load(dir: &Path, which: Which, device: Device) -> Result<Loaded> {
     let vs = nn::VarStore::new(device);
     let model = Seq2Seq::new(&vs.root(), &config.model, src_tok.vocab_size() as i64, tgt_tok.vocab_size() as i64);
     let path = dir.join(which.file());
+    if !path.exists() {
+        let hint = match which {
+            Which::Best => "no validation has run yet; try --checkpoint last",
+            Which::Last => "training has not saved a checkpoint yet",
+        };
+        return Err(Error::model(dir, format!("{} is missing ({hint})", which.file())));
+    }
     let (metadata, _) = load_weights(&path, &vs, |name| name.starts_with("adam."))?;
     Ok(Loaded { dir: dir.to_path_buf(), config, src_tok, tgt_tok, vs, model, metadata })
 }
@@ -95,6 +106,8 @@ pub fn load(dir: &Path, which: Which, device: Device) -> Result<Loaded> {
 /// Writes `config.toml` (with the tokenizers' hashes) and both tokenizers into `dir`.
 pub fn write_dir_meta(dir: &Path, config: &mut Config, src: &Tokenizer, tgt: &Tokenizer) -> Result<()> {
     let (src_json, tgt_json) = (src.to_json()?, tgt.to_json()?);
+    // The directory is written in this build's format, whatever the config said.
+    config.format_version = crate::config::FORMAT_VERSION;
     config.tokenizers.src = sha256_hex(&src_json);
     config.tokenizers.tgt = sha256_hex(&tgt_json);
     write_atomic(&dir.join(SRC_TOKENIZER), src_json.as_bytes())?;
@@ -198,7 +211,11 @@ impl DirLock {
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
         match file.try_lock() {
-            Ok(()) => Ok(DirLock { _file: file }),
+            Ok(()) => {
+                // No other writer can exist now: temp files are leftovers of a killed run.
+                crate::fsutil::remove_stale_temps(dir, &[CONFIG_FILE, SRC_TOKENIZER, TGT_TOKENIZER, BEST, LAST, METRICS, LOSS_PLOT]);
+                Ok(DirLock { _file: file })
+            }
             Err(std::fs::TryLockError::WouldBlock) => Err(Error::model(
                 dir,
                 "another `nmt train` is writing to this directory (it holds the lock); wait for it or use another --out",

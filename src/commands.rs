@@ -47,19 +47,11 @@ pub fn run(cli: Cli) -> Result<()> {
 
 fn train_cmd(a: TrainArgs, device: Device) -> Result<()> {
     let config = if a.resume {
-        let (mut cfg, _, _) = checkpoint::read_dir_meta(&a.out)?;
+        let (cfg, _, _) = checkpoint::read_dir_meta(&a.out)?;
         if let Some(bad) = a.set.iter().find(|s| !s.trim_start().starts_with("train.")) {
             return Err(Error::Usage(format!("--resume: only train.* fields can change, not `{bad}`")));
         }
-        let hashes = cfg.tokenizers.clone();
-        let text = cfg.to_toml_string()?;
-        let tmp = std::env::temp_dir().join(format!("nmt-resume-{}.toml", std::process::id()));
-        std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
-        let loaded = Config::load(&tmp, &a.set);
-        let _ = std::fs::remove_file(&tmp);
-        cfg = loaded?;
-        cfg.tokenizers = hashes;
-        cfg
+        cfg.with_overrides(&a.set, &a.out.join(checkpoint::CONFIG_FILE).display().to_string())?
     } else {
         match &a.config {
             Some(path) => Config::load(path, &a.set)?,
@@ -68,7 +60,11 @@ fn train_cmd(a: TrainArgs, device: Device) -> Result<()> {
     };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(|e| Error::io("signal handler", e))?;
+        // The first signal asks for a clean stop (save `last`); a second one, while that is under way, exits
+        // at once (every file is written atomically, so nothing is left half-written).
+        signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
+            .map_err(|e| Error::io("signal handler", e))?;
     }
     let opts = train::RunOptions { out: a.out.clone(), resume: a.resume, device, log_every: a.log_every, stop };
     let summary = train::train(config, &opts)?;
@@ -170,10 +166,10 @@ fn translate_cmd(a: TranslateArgs, device: Device) -> Result<()> {
     Ok(())
 }
 
+/// Standard input read by the same reader as `--input` files, so both accept and refuse the same bytes
+/// (and an error names the line).
 fn read_stdin_lines() -> Result<Vec<String>> {
-    let tmp = std::io::read_to_string(std::io::stdin()).map_err(|e| Error::data("<stdin>", 0, e.to_string()))?;
-    let text = tmp.strip_prefix('\u{feff}').unwrap_or(&tmp);
-    Ok(text.lines().map(|l| l.trim_end_matches('\r').to_string()).collect())
+    read_text_lines(Path::new("/dev/stdin"))
 }
 
 /// Writes lines to `path` atomically, or to stdout.
@@ -319,8 +315,18 @@ fn heatmap_cmd(a: HeatmapArgs, device: Device) -> Result<()> {
 }
 
 fn info_cmd(a: InfoArgs) -> Result<()> {
-    let loaded = checkpoint::load(&a.model, Which::Best, Device::Cpu)
-        .or_else(|_| checkpoint::load(&a.model, Which::Last, Device::Cpu))?;
+    // Both checkpoints are loaded, so that a broken one is reported even when the other one is shown.
+    let (mut loaded, mut problems) = (None, Vec::new());
+    for which in [Which::Best, Which::Last] {
+        match checkpoint::load(&a.model, which, Device::Cpu) {
+            Ok(l) => loaded = loaded.or(Some(l)),
+            Err(e) => problems.push(e),
+        }
+    }
+    let Some(loaded) = loaded else { return Err(problems.remove(0)) };
+    for e in &problems {
+        println!("unusable checkpoint: {e}");
+    }
     let params: i64 = loaded.vs.trainable_variables().iter().map(|t| t.numel() as i64).sum();
     println!("model directory: {}", a.model.display());
     println!("parameters: {params} ({:.2} M)", params as f64 / 1e6);

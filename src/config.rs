@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 /// Version of the model-directory format written by this build. A directory with a newer version is refused.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// Largest embedding, hidden or attention size accepted.
+pub const MAX_MODEL_SIZE: usize = 8192;
+/// Most encoder layers accepted.
+pub const MAX_ENCODER_LAYERS: usize = 16;
+
 /// The whole configuration of a training run, saved as `config.toml` in the model directory.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -271,6 +276,24 @@ impl ModelConfig {
         if self.emb_size == 0 {
             return err("model.emb_size must be > 0".into());
         }
+        // Bounds far above any model this toolkit trains, so that a corrupt or hostile config.toml fails
+        // here instead of exhausting memory when the network is built.
+        for (name, v) in [
+            ("model.emb_size", self.emb_size),
+            ("model.hidden_size", self.hidden_size),
+            ("model.encoder_hidden_size", self.encoder_hidden_size),
+            ("model.attention_size", self.attention_size),
+        ] {
+            if v > MAX_MODEL_SIZE {
+                return err(format!("{name} = {v} is larger than the supported maximum {MAX_MODEL_SIZE}"));
+            }
+        }
+        if self.encoder_layers > MAX_ENCODER_LAYERS {
+            return err(format!(
+                "model.encoder_layers = {} is larger than the supported maximum {MAX_ENCODER_LAYERS}",
+                self.encoder_layers
+            ));
+        }
         if self.hidden_size == 0 {
             return err("model.hidden_size must be > 0".into());
         }
@@ -369,10 +392,21 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let mut table: toml::Table = text
             .parse()
-            .map_err(|e: toml::de::Error| Error::Config(format!("{}: {}", path.display(), e.message())))?;
-        let base = path.parent().unwrap_or(Path::new(""));
+            .map_err(|e: toml::de::Error| toml_error(path, &text, &e))?;
+        // Absolute, so that the model directory's copy of the config does not depend on the current directory.
+        let base = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
+        let base = base.parent().unwrap_or(Path::new("/"));
         resolve_paths(&mut table, base);
         Self::from_table(table, overrides, &format!("{}", path.display()))
+    }
+
+    /// This config with `--set key=value` overrides applied and validated (e.g. a saved config on `--resume`).
+    pub fn with_overrides(&self, overrides: &[String], origin: &str) -> Result<Config> {
+        match toml::Value::try_from(self) {
+            Ok(toml::Value::Table(table)) => Self::from_table(table, overrides, origin),
+            Ok(_) => Err(Error::Config(format!("{origin}: not a table"))),
+            Err(e) => Err(Error::Config(format!("{origin}: {e}"))),
+        }
     }
 
     /// The default config with overrides applied (for `nmt train` without `--config`).
@@ -385,6 +419,7 @@ impl Config {
         for o in overrides {
             apply_override(&mut table, o, &cwd)?;
         }
+        check_types(&mut table, origin)?;
         let cfg: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| Error::Config(format!("{origin}: {}", e.message())))?;
@@ -392,17 +427,18 @@ impl Config {
         Ok(cfg)
     }
 
-    /// Parses a config saved in a model directory (paths already absolute).
+    /// Parses a config saved in a model directory (paths already absolute). A newer `format_version` is
+    /// refused before anything else, since a newer format may hold fields this build does not know.
     pub fn from_toml_str(text: &str, origin: &Path) -> Result<Config> {
-        let cfg: Config = toml::from_str(text)
-            .map_err(|e| Error::Config(format!("{}: {}", origin.display(), e.message())))?;
-        if cfg.format_version > FORMAT_VERSION {
+        let mut table: toml::Table = text.parse().map_err(|e| toml_error(origin, text, &e))?;
+        if let Some(v) = table.get("format_version").and_then(toml::Value::as_integer).filter(|&v| v > FORMAT_VERSION as i64) {
             return Err(Error::Config(format!(
-                "{}: format_version {} was written by a newer nmt (this one reads up to {FORMAT_VERSION})",
-                origin.display(),
-                cfg.format_version
+                "{}: format_version {v} was written by a newer nmt (this one reads up to {FORMAT_VERSION})",
+                origin.display()
             )));
         }
+        check_types(&mut table, &origin.display().to_string())?;
+        let cfg: Config = toml::from_str(text).map_err(|e| toml_error(origin, text, &e))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -414,6 +450,12 @@ impl Config {
 
     /// Validates every section.
     pub fn validate(&self) -> Result<()> {
+        if self.format_version > FORMAT_VERSION {
+            return Err(Error::Config(format!(
+                "format_version {} is newer than this nmt's ({FORMAT_VERSION})",
+                self.format_version
+            )));
+        }
         if self.data.vocab_size < 8 {
             return Err(Error::Config(format!("data.vocab_size = {} is too small", self.data.vocab_size)));
         }
@@ -423,6 +465,12 @@ impl Config {
         self.model.validate()?;
         self.train.validate()
     }
+}
+
+/// A TOML error naming the file and the line it points at.
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> Error {
+    let line = e.span().map(|s| text.as_bytes()[..s.start.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1);
+    Error::Config(format!("{}{}: {}", path.display(), line.map_or(String::new(), |l| format!(":{l}")), e.message()))
 }
 
 /// The config keys that hold corpus paths.
@@ -453,12 +501,48 @@ pub fn valid_keys() -> Vec<String> {
     keys
 }
 
-fn default_is_float(key: &str) -> bool {
-    let (section, field) = key.split_once('.').unwrap_or(("", key));
-    toml::Value::try_from(Config::default())
-        .ok()
-        .and_then(|t| t.get(section)?.get(field).map(|v| v.is_float()))
-        .unwrap_or(false)
+/// The TOML type name of a value, as a user would say it.
+fn type_name(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a number",
+        toml::Value::Boolean(_) => "true or false",
+        toml::Value::Datetime(_) => "a date",
+        toml::Value::Array(_) => "an array",
+        toml::Value::Table(_) => "a table",
+    }
+}
+
+/// Checks every known field's value against the type of its default, so that a wrong type names the
+/// field (serde's own message does not), and reads an integer as a float where the field is one
+/// (`lr = 1`, `--set train.max_minutes=2`). Unknown keys are left to serde, which lists the valid ones.
+fn check_types(table: &mut toml::Table, origin: &str) -> Result<()> {
+    let Ok(toml::Value::Table(defaults)) = toml::Value::try_from(Config::default()) else { return Ok(()) };
+    let check = |name: &str, given: &mut toml::Value, default: &toml::Value| {
+        if let (toml::Value::Integer(i), toml::Value::Float(_)) = (&*given, default) {
+            *given = toml::Value::Float(*i as f64);
+        }
+        if std::mem::discriminant(&*given) == std::mem::discriminant(default) {
+            Ok(())
+        } else {
+            Err(Error::Config(format!("{origin}: {name} must be {}, found {given}", type_name(default))))
+        }
+    };
+    for (section, value) in table.iter_mut() {
+        let Some(default) = defaults.get(section) else { continue };
+        match (value, default) {
+            (toml::Value::Table(fields), toml::Value::Table(default_fields)) => {
+                for (field, v) in fields.iter_mut() {
+                    if let Some(d) = default_fields.get(field) {
+                        check(&format!("{section}.{field}"), v, d)?;
+                    }
+                }
+            }
+            (value, default) => check(section, value, default)?,
+        }
+    }
+    Ok(())
 }
 
 fn apply_override(table: &mut toml::Table, spec: &str, cwd: &Path) -> Result<()> {
@@ -484,8 +568,6 @@ fn apply_override(table: &mut toml::Table, spec: &str, cwd: &Path) -> Result<()>
         toml::Value::String(s) if section == "data" && PATH_KEYS.contains(&field) && !s.is_empty() => {
             toml::Value::String(cwd.join(&s).to_string_lossy().into_owned())
         }
-        // `train.max_minutes=2` means 2.0: integers are accepted where the field is a float.
-        toml::Value::Integer(i) if default_is_float(key) => toml::Value::Float(i as f64),
         v => v,
     };
     if section.is_empty() {

@@ -21,7 +21,7 @@ pub fn write_atomic_with(
         _ => Path::new("."),
     };
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let tmp = dir.join(format!("{}{}.tmp", temp_prefix(&name), std::process::id()));
     let result = (|| {
         let file = File::create(&tmp)?;
         {
@@ -40,4 +40,21 @@ pub fn write_atomic_with(
         let _ = std::fs::remove_file(&tmp);
         Error::io(path, e)
     })
+}
+
+/// The start of the temp files' names that [`write_atomic`] uses for a file called `name`.
+fn temp_prefix(name: &str) -> String {
+    format!(".{name}.")
+}
+
+/// Removes the temp files that writes of `names` in `dir` left behind when their process was killed.
+/// Only sound while no other process writes these files (e.g. under the model directory's lock).
+pub fn remove_stale_temps(dir: &Path, names: &[&str]) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.ends_with(".tmp") && names.iter().any(|n| file.starts_with(&temp_prefix(n))) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }

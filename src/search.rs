@@ -21,8 +21,11 @@ pub struct Hypothesis {
 /// Decoding length limit per sentence: `min(cap, ratio · source length + extra)`.
 #[derive(Clone, Copy, Debug)]
 pub struct MaxLen {
+    /// Output tokens allowed per source token.
     pub ratio: f64,
+    /// Output tokens allowed on top of `ratio · source length`.
     pub extra: usize,
+    /// Absolute limit.
     pub cap: usize,
 }
 
@@ -60,9 +63,10 @@ pub fn run_greedy(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, steps: usize,
     let b = src.size()[0];
     let mut y = Tensor::full([b], BOS, (Kind::Int64, src.device()));
     let mut done = Tensor::zeros([b], (Kind::Bool, src.device()));
+    let projected = model.decoder.project_memory(&keys, steps);
     let (mut tokens, mut logps, mut weights, mut heads) = (vec![], vec![], vec![], vec![]);
     for _ in 0..steps {
-        let step = model.decoder.step(&y, &state, &keys);
+        let step = model.decoder.step_with(&y, &state, &keys, projected.as_ref());
         let (best, arg) = step.logits.log_softmax(-1, Kind::Float).max_dim(-1, false);
         y = arg;
         tokens.push(y.shallow_clone());
@@ -160,11 +164,13 @@ impl HostWeights {
 /// Beam-search settings.
 #[derive(Clone, Copy, Debug)]
 pub struct BeamConfig {
+    /// Live hypotheses kept per sentence.
     pub beam: usize,
     /// How many hypotheses to return per sentence (≤ beam).
     pub n_best: usize,
     /// GNMT length-penalty exponent α (0 = off).
     pub alpha: f64,
+    /// Decoding length limit per sentence.
     pub max_len: MaxLen,
 }
 
@@ -218,8 +224,10 @@ pub fn beam_search(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, cfg: BeamCon
         }
         let step = model.decoder.step(&Tensor::from_slice(&y).to(device), &state, &keys);
         let logp = step.logits.log_softmax(-1, Kind::Float);
-        // Candidates per row: the 2k best tokens of each beam row, enough for k non-EOS continuations.
-        let (top_lp, top_id) = logp.topk(2 * k as i64, -1, true, true);
+        // Candidates per row: the 2k best tokens of each beam row, enough for k non-EOS continuations
+        // (all of them when the vocabulary is smaller: `topk` refuses more than there are).
+        let width = (2 * k).min(logp.size()[1] as usize);
+        let (top_lp, top_id) = logp.topk(width as i64, -1, true, true);
         let top_lp: Vec<f32> = Vec::try_from(top_lp.flatten(0, -1)).unwrap_or_default();
         let top_id: Vec<i64> = Vec::try_from(top_id.flatten(0, -1)).unwrap_or_default();
         let host = HostWeights::new(&step.attended.weights.unsqueeze(1), step.attended.head_weights.as_ref().map(|h| h.unsqueeze(1)).as_ref());
@@ -229,8 +237,8 @@ pub fn beam_search(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, cfg: BeamCon
         for i in 0..b {
             let mut cands: Vec<(f64, usize, i64)> = Vec::new();
             for (j, e) in live[i].iter().enumerate() {
-                for c in 0..2 * k {
-                    let at = (i * k + j) * 2 * k + c;
+                for c in 0..width {
+                    let at = (i * k + j) * width + c;
                     cands.push((e.score + top_lp[at] as f64, j, top_id[at]));
                 }
             }

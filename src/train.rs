@@ -43,6 +43,17 @@ pub struct TrainState {
     pub finished: bool,
 }
 
+impl TrainState {
+    /// The 1-based epoch the latest step belongs to.
+    pub fn display_epoch(&self) -> usize {
+        if self.batch_in_epoch == 0 {
+            self.epoch.max(1)
+        } else {
+            self.epoch + 1
+        }
+    }
+}
+
 /// One line of `metrics.jsonl`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -98,14 +109,21 @@ pub fn train_step(model: &Seq2Seq, opt: &mut Adam, batch: &Batch, label_smoothin
     f64::try_from(&loss).unwrap_or(f64::NAN)
 }
 
-/// Mean token cross-entropy of a batch, over real target positions only: the output layer is applied
-/// once, after the recurrent loop, to the non-padding positions. → scalar tensor.
+/// Mean token cross-entropy of a batch, over real target positions only: the recurrence skips the
+/// padding, and the output layer is applied once, after the loop, to the non-padding positions.
+/// → scalar tensor.
 pub fn batch_loss(model: &Seq2Seq, batch: &Batch, label_smoothing: f64, train: bool) -> Tensor {
-    let out = model.forward_t(&batch.src, &batch.src_len, &batch.tgt_in, train);
-    let d = out.features.size()[2];
-    let real = batch.tgt_out.ne(PAD).flatten(0, -1).nonzero().squeeze_dim(1);
-    let features = out.features.reshape([-1, d]).index_select(0, &real);
-    let gold = batch.tgt_out.flatten(0, -1).index_select(0, &real);
+    let (features, gold) = if crate::bench::xp("UNPACKED") {
+        let out = model.forward_t(&batch.src, &batch.src_len, &batch.tgt_in, train);
+        let d = out.features.size()[2];
+        let real = batch.tgt_out.ne(PAD).flatten(0, -1).nonzero().squeeze_dim(1);
+        (out.features.reshape([-1, d]).index_select(0, &real), batch.tgt_out.flatten(0, -1).index_select(0, &real))
+    } else {
+        let enc = model.encode(&batch.src, &batch.src_len, train);
+        let features = model.decoder.forward_real(&batch.tgt_in, enc.state, &enc.keys, train);
+        // Row-major, as the features: tgt_out is real exactly where tgt_in is.
+        (features, batch.tgt_out.masked_select(&batch.tgt_in.ne(PAD)))
+    };
     model
         .decoder
         .logits(&features, train)
@@ -178,39 +196,58 @@ pub fn train(config: Config, opts: &RunOptions) -> Result<Summary> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let _lock = DirLock::acquire(out)?;
     let mut config = config;
-    let (src_tok, tgt_tok) = if opts.resume {
-        if !out.join(LAST).exists() {
-            return Err(Error::model(out, "nothing to resume: no last.safetensors (start without --resume)"));
-        }
-        let (_, s, t) = checkpoint::read_dir_meta(out)?;
-        (s, t)
+    if opts.resume && !out.join(LAST).exists() {
+        return Err(Error::model(out, "nothing to resume: no last.safetensors (start without --resume)"));
+    }
+    if !opts.resume && out.join(LAST).exists() {
+        return Err(Error::model(
+            out,
+            "already holds a training run (last.safetensors): continue it with --resume or choose another --out",
+        ));
+    }
+    if !opts.resume && out.join(BEST).exists() {
+        return Err(Error::model(
+            out,
+            "holds the best.safetensors of a run that stopped before it saved last.safetensors, so it cannot be \
+             resumed; move it away or choose another --out",
+        ));
+    }
+    // Both corpora are read (and checked) before the tokenizers are trained, so a bad dev file fails fast.
+    let train_pairs = read_filtered(&config.data.train, &config, "train")?;
+    let dev_pairs = read_filtered(&config.data.dev, &config, "dev")?;
+    let (src_tok, tgt_tok, new_lr) = if opts.resume {
+        let (saved, s, t) = checkpoint::read_dir_meta(out)?;
+        // An explicit new train.lr (e.g. after a diverged run) restarts the schedule there; otherwise the
+        // saved learning rate, decays included, goes on.
+        (s, t, (saved.train.lr != config.train.lr).then_some(config.train.lr))
     } else {
-        if out.join(LAST).exists() {
-            return Err(Error::model(
-                out,
-                "already holds a training run (last.safetensors): continue it with --resume or choose another --out",
-            ));
-        }
-        let pairs = read_filtered(&config.data.train, &config, "train")?;
-        eprintln!("train: {} pairs; training tokenizers ({:?}, vocab {})", pairs.len(), config.data.tokenizer, config.data.vocab_size);
-        let (s, t) = train_tokenizers(&pairs, &config)?;
+        eprintln!(
+            "train: {} pairs; training tokenizers ({:?}, vocab {})",
+            train_pairs.len(),
+            config.data.tokenizer,
+            config.data.vocab_size
+        );
+        let (s, t) = train_tokenizers(&train_pairs, &config)?;
         checkpoint::write_dir_meta(out, &mut config, &s, &t)?;
-        (s, t)
+        (s, t, None)
     };
-    let data = prepare(&config, &src_tok, &tgt_tok)?;
-    Trainer::new(config, src_tok, tgt_tok, data, opts)?.run()
+    let data = prepare(&config, &src_tok, &tgt_tok, &train_pairs, dev_pairs)?;
+    let mut trainer = Trainer::new(config, src_tok, tgt_tok, data, opts)?;
+    if let Some(lr) = new_lr {
+        eprintln!("learning rate set to train.lr = {lr} (was {})", trainer.state.lr);
+        trainer.state.lr = lr;
+    }
+    trainer.run()
 }
 
-fn prepare(config: &Config, src_tok: &Tokenizer, tgt_tok: &Tokenizer) -> Result<Prepared> {
-    let pairs = read_filtered(&config.data.train, config, "train")?;
-    let (train, _, long) = encode_pairs(&pairs, src_tok, tgt_tok, config.data.max_len)?;
+fn prepare(config: &Config, src_tok: &Tokenizer, tgt_tok: &Tokenizer, pairs: &[Pair], dev_pairs: Vec<Pair>) -> Result<Prepared> {
+    let (train, _, long) = encode_pairs(pairs, src_tok, tgt_tok, config.data.max_len)?;
     if long > 0 {
         eprintln!("train: skipped {long} pairs longer than data.max_len = {} tokens", config.data.max_len);
     }
     if train.is_empty() {
         return Err(Error::data(&config.data.train, 0, "no usable training pairs"));
     }
-    let dev_pairs = read_filtered(&config.data.dev, config, "dev")?;
     let (dev, dev_pairs, _) = encode_pairs(&dev_pairs, src_tok, tgt_tok, config.data.max_len)?;
     eprintln!("data: {} train and {} dev pairs; vocab src {} tgt {}", train.len(), dev.len(), src_tok.vocab_size(), tgt_tok.vocab_size());
     Ok(Prepared { train, dev, dev_pairs })
@@ -263,6 +300,10 @@ impl<'a> Trainer<'a> {
             if t.max_epochs > 0 && self.state.epoch >= t.max_epochs {
                 break StopReason::MaxEpochs;
             }
+            // A resumed run may already be at its step limit: it must not take one more step.
+            if t.max_steps > 0 && self.state.step >= t.max_steps {
+                break StopReason::MaxSteps;
+            }
             let plan = plan_epoch(&self.data.train, size, t.seed.wrapping_mul(1_000_003).wrapping_add(self.state.epoch as u64));
             let bar = progress_bar(plan.len() as u64, self.state.epoch);
             bar.set_position(self.state.batch_in_epoch as u64);
@@ -278,12 +319,7 @@ impl<'a> Trainer<'a> {
                 let loss = train_step(&self.model, &mut self.adam, &batch, t.label_smoothing, t.clip_norm, lr);
                 if !loss.is_finite() {
                     bar.abandon();
-                    return Err(Error::Training(format!(
-                        "the loss became {loss} at step {} (epoch {}); stopped without saving — the last good checkpoints in {} are intact (try a lower train.lr)",
-                        self.state.step + 1,
-                        self.state.epoch + 1,
-                        self.opts.out.display()
-                    )));
+                    return Err(self.diverged(format!("the loss became {loss}"), self.state.step + 1));
                 }
                 self.state.step += 1;
                 self.state.batch_in_epoch += 1;
@@ -295,10 +331,15 @@ impl<'a> Trainer<'a> {
                     let secs = window_start.elapsed().as_secs_f64().max(1e-9);
                     let mean = window_loss / window_tokens.max(1) as f64;
                     let tps = window_tokens as f64 / secs;
-                    bar.set_message(format!("step {} loss {mean:.3} ppl {:.2} {tps:.0} tok/s", self.state.step, mean.exp()));
+                    let msg = format!("step {} loss {mean:.3} ppl {:.2} {tps:.0} tok/s", self.state.step, mean.exp());
+                    if bar.is_hidden() {
+                        // No terminal (a log file, CI): one line per log interval instead of the bar.
+                        eprintln!("epoch {} batch {}/{} {msg}", self.state.display_epoch(), self.state.batch_in_epoch, plan.len());
+                    }
+                    bar.set_message(msg);
                     self.records.push(Record::Train {
                         step: self.state.step,
-                        epoch: self.state.epoch + 1,
+                        epoch: self.state.display_epoch(),
                         loss: mean,
                         ppl: mean.exp(),
                         lr,
@@ -339,6 +380,7 @@ impl<'a> Trainer<'a> {
             self.validate(&indicatif::ProgressBar::hidden())?;
         }
         self.state.finished = reason != StopReason::Interrupted;
+        self.check_finite()?;
         self.save_last()?;
         Ok(Summary { reason, state: self.state })
     }
@@ -347,7 +389,12 @@ impl<'a> Trainer<'a> {
     /// Returns true when early stopping says stop.
     fn validate(&mut self, bar: &indicatif::ProgressBar) -> Result<bool> {
         let t = self.config.train.clone();
+        self.check_finite()?;
         let (dev_loss, dev_bleu, samples) = self.evaluate_dev()?;
+        if !dev_loss.is_finite() {
+            bar.abandon();
+            return Err(self.diverged(format!("the dev loss became {dev_loss}"), self.state.step));
+        }
         let improved = self.state.best_bleu.is_none_or(|b| dev_bleu > b);
         if improved {
             self.state.best_bleu = Some(dev_bleu);
@@ -365,7 +412,7 @@ impl<'a> Trainer<'a> {
         }
         self.records.push(Record::Valid {
             step: self.state.step,
-            epoch: self.state.epoch + 1,
+            epoch: self.state.display_epoch(),
             dev_loss,
             dev_ppl: dev_loss.exp(),
             dev_bleu,
@@ -376,7 +423,7 @@ impl<'a> Trainer<'a> {
             eprintln!(
                 "valid step {} epoch {}: dev loss {dev_loss:.3} ppl {:.2} BLEU {dev_bleu:.2}{} lr {:.2e}",
                 self.state.step,
-                self.state.epoch + 1,
+                self.state.display_epoch(),
                 dev_loss.exp(),
                 if improved { " (best)" } else { "" },
                 self.state.lr
@@ -418,6 +465,32 @@ impl<'a> Trainer<'a> {
         Ok((total / tokens.max(1) as f64, bleu, samples))
     }
 
+    /// Fails when a weight is NaN or infinite, so that such weights are never saved over good ones.
+    fn check_finite(&self) -> Result<()> {
+        let _guard = tch::no_grad_guard();
+        // A sum in f64 of f32 values cannot overflow, so it is finite exactly when every value is.
+        let finite = self
+            .vs
+            .trainable_variables()
+            .iter()
+            .all(|v| f64::try_from(v.sum(Kind::Double)).is_ok_and(f64::is_finite));
+        if finite {
+            Ok(())
+        } else {
+            Err(self.diverged("the weights became NaN or infinite".into(), self.state.step))
+        }
+    }
+
+    /// The error that stops a diverged run at `step`; nothing is saved after it.
+    fn diverged(&self, what: String, step: usize) -> Error {
+        Error::Training(format!(
+            "{what} at step {step}; stopped without saving — the last good checkpoints in {} are intact \
+             (continue with a lower learning rate: nmt train --out {} --resume --set train.lr=...)",
+            self.opts.out.display(),
+            self.opts.out.display()
+        ))
+    }
+
     fn save_last(&self) -> Result<()> {
         let mut meta = std::collections::HashMap::new();
         let json = serde_json::to_string(&self.state).map_err(|e| Error::Training(e.to_string()))?;
@@ -426,7 +499,7 @@ impl<'a> Trainer<'a> {
         checkpoint::save_weights(&self.opts.out.join(LAST), &self.vs, &self.adam.state_tensors(), Some(meta))?;
         let text: String = self.records.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
         write_atomic(&self.opts.out.join(METRICS), text.as_bytes())?;
-        plot::learning_curve(&self.records, &self.opts.out.join("loss.png"))
+        plot::learning_curve(&self.records, &self.opts.out.join(checkpoint::LOSS_PLOT))
     }
 }
 

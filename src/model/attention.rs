@@ -36,6 +36,20 @@ impl Keys {
             mask: self.mask.repeat_interleave_self_int(n, 0, None),
         }
     }
+
+    /// The batch rows `index` (`[N]` i64), in that order: `[B, ...]` → `[N, ...]`.
+    pub fn select_rows(&self, index: &Tensor) -> Keys {
+        Keys {
+            keys: self.keys.index_select(0, index),
+            values: self.values.index_select(0, index),
+            mask: self.mask.index_select(0, index),
+        }
+    }
+
+    /// The first `n` batch rows, as views: `[B, ...]` → `[n, ...]`.
+    pub fn first_rows(&self, n: i64) -> Keys {
+        Keys { keys: self.keys.narrow(0, 0, n), values: self.values.narrow(0, 0, n), mask: self.mask.narrow(0, 0, n) }
+    }
 }
 
 /// The scorers, as a closed enum built from `model.attention`.

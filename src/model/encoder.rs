@@ -99,6 +99,7 @@ pub struct Bridge {
 }
 
 impl Bridge {
+    /// Builds the bridge (`bridge.weight`, `bridge.bias`: `[H_dec, D_enc]`, `[H_dec]`) when `cfg.bridge` is on.
     pub fn new(path: &nn::Path, cfg: &ModelConfig) -> Bridge {
         let linear = cfg
             .bridge

@@ -9,9 +9,13 @@ use tch::{nn, Tensor};
 /// A GRU encoder–decoder with attention.
 #[derive(Debug)]
 pub struct Seq2Seq {
+    /// The config that built it (saved next to the weights).
     pub cfg: ModelConfig,
+    /// Source ids `[B, S]` → memory `[B, S, D_enc]` and final states `[B, D_enc]`.
     pub encoder: Encoder,
+    /// Final states `[B, D_enc]` → initial decoder state `[B, H]`.
     pub bridge: Bridge,
+    /// Attention, recurrence and output layer.
     pub decoder: Decoder,
 }
 
