@@ -16,7 +16,7 @@ use crate::data::tokenizer::UNK;
 use crate::error::{Error, Result};
 use crate::model::Seq2Seq;
 use crate::optim::Adam;
-use crate::search::run_greedy;
+use crate::search::run_greedy_with;
 use crate::train::train_step;
 use crate::translate::pad;
 use flops::FlopModel;
@@ -108,7 +108,10 @@ pub fn run(a: &BenchArgs, threads: usize, device: Device) -> Result<()> {
     for (rate, &(batch, n)) in rates.iter_mut().zip(&DECODE_RUNS) {
         let (wall, cpu) = greedy_rate(&model, &data.test[..n.min(data.test.len())], batch, a.max_len, device);
         *rate = wall;
-        log(format!("greedy batch={batch}: {wall:.1} sentences/s ({cpu:.1} per CPU-second; peak RSS {})", rss_text()));
+        log(format!(
+            "greedy batch={batch}: {wall:.1} sentences/s ({cpu:.1} per CPU-second; peak RSS {})",
+            rss_text()
+        ));
     }
     let gemm = flops::sgemm_flops_per_s(device);
     let model_flops = trained.tokens_per_s * trained.flops_per_token;
@@ -239,14 +242,19 @@ fn train(
 /// per second and per CPU-second.
 fn greedy_rate(model: &Seq2Seq, sources: &[Vec<i64>], batch: usize, steps: usize, device: Device) -> (f64, f64) {
     let (start, cpu) = (Instant::now(), cpu_seconds());
+    // Prepared once per run, as a translation service would, and timed with the decoding.
+    let weights = model.decoder.decode_weights(true);
     for chunk in sources.chunks(batch) {
         let rows: Vec<&[i64]> = chunk.iter().map(Vec::as_slice).collect();
         let (src, lengths) = pad(&rows, device);
-        let _ = run_greedy(model, &src, &lengths, steps, false);
+        let _ = run_greedy_with(model, &weights, &src, &lengths, steps, false);
     }
     sync(device);
     let n = sources.len() as f64;
-    (n / start.elapsed().as_secs_f64().max(1e-9), n / (cpu_seconds() - cpu).max(1e-9))
+    (
+        n / start.elapsed().as_secs_f64().max(1e-9),
+        n / (cpu_seconds() - cpu).max(1e-9),
+    )
 }
 
 /// CPU seconds this process has used so far (user + system, all threads). Next to the wall-clock
@@ -304,14 +312,4 @@ fn print_table(r: &Report) {
         "{:34} {:>12.3}",
         "matmul-bound fraction (training)", r.mm_bound_fraction
     );
-}
-
-/// TEMPORARY experiment switch (removed before commit): `NMT_X_<name>` set and not "0".
-pub fn xp(name: &str) -> bool {
-    std::env::var(format!("NMT_X_{name}")).is_ok_and(|v| v != "0")
-}
-
-/// TEMPORARY experiment value.
-pub fn xp_i64(name: &str, default: i64) -> i64 {
-    std::env::var(format!("NMT_X_{name}")).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }

@@ -24,6 +24,9 @@ pub const LOSS_PLOT: &str = "loss.png";
 const LOCK: &str = ".lock";
 /// safetensors metadata key holding the JSON training state in `last`.
 pub const STATE_KEY: &str = "nmt.train_state";
+/// safetensors metadata key holding the sha256 of every weights file's tensors, so that a bit flip in the
+/// data (which the format itself cannot notice) is reported instead of translating with garbage.
+pub const CHECKSUM_KEY: &str = "nmt.sha256";
 
 /// Which weights to load.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -143,8 +146,23 @@ pub fn save_weights(
                 .map_err(|e| Error::model(path, format!("tensor {n}: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let out = safetensors::serialize(views, metadata).map_err(|e| Error::model(path, e.to_string()))?;
+    let mut metadata = metadata.unwrap_or_default();
+    metadata.insert(CHECKSUM_KEY.to_string(), content_hash(bytes.iter().map(|(n, s, d)| (n.as_str(), s.as_slice(), d.as_slice()))));
+    let out = safetensors::serialize(views, Some(metadata)).map_err(|e| Error::model(path, e.to_string()))?;
     write_atomic(path, &out)
+}
+
+/// sha256 over the names, shapes and data of `tensors` (in the order given), hex.
+fn content_hash<'a>(tensors: impl Iterator<Item = (&'a str, &'a [usize], &'a [u8])>) -> String {
+    let mut h = Sha256::new();
+    for (name, shape, data) in tensors {
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update((shape.len() as u64).to_le_bytes());
+        shape.iter().for_each(|&d| h.update((d as u64).to_le_bytes()));
+        h.update(data);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Loads the variables of `vs` from `path`. Tensors for which `extra(name)` is true may be present and
@@ -158,6 +176,14 @@ pub fn load_weights(
     let corrupt = |m: String| Error::model(path, format!("not a valid weights file (truncated or corrupt?): {m}"));
     let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| corrupt(e.to_string()))?;
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    // Files written before the checksum existed have none; any other file must match it.
+    if let Some(expected) = meta.metadata().as_ref().and_then(|m| m.get(CHECKSUM_KEY)) {
+        let mut tensors = st.tensors();
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        if content_hash(tensors.iter().map(|(n, v)| (n.as_str(), v.shape(), v.data()))) != *expected {
+            return Err(corrupt("the tensor data does not match its checksum".into()));
+        }
+    }
     let mut file: HashMap<String, Tensor> = HashMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {

@@ -19,8 +19,8 @@ use tch::Device;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
-    let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    tch::set_num_threads(threads.max(1) as i32);
+    let threads = crate::runtime::threads(cli.threads);
+    tch::set_num_threads(threads as i32);
     let device = match cli.device {
         DeviceArg::Cpu => Device::Cpu,
         DeviceArg::Cuda if !tch::Cuda::is_available() => {
@@ -48,10 +48,17 @@ pub fn run(cli: Cli) -> Result<()> {
 fn train_cmd(a: TrainArgs, device: Device) -> Result<()> {
     let config = if a.resume {
         let (cfg, _, _) = checkpoint::read_dir_meta(&a.out)?;
-        if let Some(bad) = a.set.iter().find(|s| !s.trim_start().starts_with("train.")) {
-            return Err(Error::Usage(format!("--resume: only train.* fields can change, not `{bad}`")));
+        let origin = a.out.join(checkpoint::CONFIG_FILE).display().to_string();
+        // Re-running the original command with --resume is fine: a data.* or model.* value may be
+        // repeated, only not changed (the weights were built from it).
+        for set in a.set.iter().filter(|s| !s.trim_start().starts_with("train.")) {
+            if cfg.with_overrides(std::slice::from_ref(set), &origin)? != cfg {
+                return Err(Error::Usage(format!(
+                    "--resume: only train.* fields can change, but `--set {set}` changes the saved {origin}"
+                )));
+            }
         }
-        cfg.with_overrides(&a.set, &a.out.join(checkpoint::CONFIG_FILE).display().to_string())?
+        cfg.with_overrides(&a.set, &origin)?
     } else {
         match &a.config {
             Some(path) => Config::load(path, &a.set)?,

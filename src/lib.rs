@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod plot;
+pub mod runtime;
 pub mod search;
 pub mod train;
 pub mod translate;

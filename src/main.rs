@@ -8,6 +8,8 @@ fn main() {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     let cli = nmt::cli::Cli::parse();
+    nmt::runtime::limit_openmp_spinning(nmt::runtime::threads(cli.threads));
+    nmt::runtime::keep_freed_memory();
     if let Err(e) = nmt::commands::run(cli) {
         // Every variant's message already includes its cause (e.g. the OS error of an I/O failure).
         eprintln!("error: {e}");

@@ -46,10 +46,18 @@ impl Adam {
             if self.weight_decay > 0.0 {
                 g = g + &*p * self.weight_decay;
             }
-            let _ = m.g_mul_scalar_(self.beta1).g_add_(&(&g * (1.0 - self.beta1)));
-            let _ = v.g_mul_scalar_(self.beta2).addcmul_(&(&g * (1.0 - self.beta2)), &g);
-            let denom = v.sqrt() / bc2.sqrt() + self.eps;
-            let _ = p.addcdiv_(&(&*m * (-lr / bc1)), &denom);
+            // In place where possible (few passes over the parameters): m ← β1·m + (1−β1)·g and
+            // v ← β2·v + (1−β2)·g² as lerps, then p ← p − (lr/bc1)·m / (√v/√bc2 + ε) with the step size
+            // folded into the denominator.
+            let _ = m.lerp_(&g, 1.0 - self.beta1);
+            let _ = v.lerp_(&g.square(), 1.0 - self.beta2);
+            let step = -lr / bc1;
+            if step == 0.0 {
+                continue;
+            }
+            let mut denom = v.sqrt();
+            let _ = denom.g_mul_scalar_(1.0 / (bc2.sqrt() * step)).g_add_scalar_(self.eps / step);
+            let _ = p.addcdiv_(m, &denom);
         }
     }
 

@@ -2,6 +2,7 @@
 //! every sentence, the tokens, the model score and the attention weights of every emitted token.
 
 use crate::data::tokenizer::{BOS, EOS};
+use crate::model::decoder::DecodeWeights;
 use crate::model::{EncodedSource, Seq2Seq};
 use tch::{Kind, Tensor};
 
@@ -58,16 +59,36 @@ pub struct GreedyRun {
 /// The greedy loop. src: `[B, S]`, lengths: `[B]` (CPU i64). Runs at most `steps` steps; with
 /// `stop_when_done` it stops once every row has emitted EOS (benchmarks run all `steps`).
 pub fn run_greedy(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, steps: usize, stop_when_done: bool) -> GreedyRun {
+    let weights = model.decoder.decode_weights(false);
+    run_greedy_with(model, &weights, src, lengths, steps, stop_when_done)
+}
+
+/// [`run_greedy`] with decoder weights prepared once for many batches ([`Decoder::decode_weights`]).
+///
+/// [`Decoder::decode_weights`]: crate::model::decoder::Decoder::decode_weights
+pub fn run_greedy_with(
+    model: &Seq2Seq,
+    prepared: &DecodeWeights,
+    src: &Tensor,
+    lengths: &Tensor,
+    steps: usize,
+    stop_when_done: bool,
+) -> GreedyRun {
     let _guard = tch::no_grad_guard();
-    let EncodedSource { keys, mut state } = model.encode(src, lengths, false);
+    // Longest source first, so that the decoder's plan groups rows of similar length; undone at the end.
+    let (lengths, order) = lengths.sort(0, true);
+    let order = order.to_device(src.device());
+    let EncodedSource { keys, mut state } = model.encode(&src.index_select(0, &order), &lengths, false);
     let b = src.size()[0];
     let mut y = Tensor::full([b], BOS, (Kind::Int64, src.device()));
     let mut done = Tensor::zeros([b], (Kind::Bool, src.device()));
-    let projected = model.decoder.project_memory(&keys, steps);
+    let plan = model.decoder.plan(prepared, &keys, steps);
     let (mut tokens, mut logps, mut weights, mut heads) = (vec![], vec![], vec![], vec![]);
     for _ in 0..steps {
-        let step = model.decoder.step_with(&y, &state, &keys, projected.as_ref());
-        let (best, arg) = step.logits.log_softmax(-1, Kind::Float).max_dim(-1, false);
+        let step = model.decoder.step_with(&y, &state, &keys, prepared, &plan);
+        // The best token's log-probability without normalising the whole row: max − logsumexp.
+        let (best, arg) = step.logits.max_dim(-1, false);
+        let best = best - step.logits.logsumexp([-1i64], false);
         y = arg;
         tokens.push(y.shallow_clone());
         logps.push(best);
@@ -81,11 +102,13 @@ pub fn run_greedy(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, steps: usize,
             }
         }
     }
+    let unorder = order.argsort(0, false);
+    let stack = |steps: &[Tensor]| Tensor::stack(steps, 1).index_select(0, &unorder);
     GreedyRun {
-        tokens: Tensor::stack(&tokens, 1),
-        logp: Tensor::stack(&logps, 1),
-        weights: Tensor::stack(&weights, 1),
-        head_weights: (!heads.is_empty()).then(|| Tensor::stack(&heads, 1)),
+        tokens: stack(&tokens),
+        logp: stack(&logps),
+        weights: stack(&weights),
+        head_weights: (!heads.is_empty()).then(|| stack(&heads)),
     }
 }
 

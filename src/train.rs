@@ -113,17 +113,10 @@ pub fn train_step(model: &Seq2Seq, opt: &mut Adam, batch: &Batch, label_smoothin
 /// padding, and the output layer is applied once, after the loop, to the non-padding positions.
 /// → scalar tensor.
 pub fn batch_loss(model: &Seq2Seq, batch: &Batch, label_smoothing: f64, train: bool) -> Tensor {
-    let (features, gold) = if crate::bench::xp("UNPACKED") {
-        let out = model.forward_t(&batch.src, &batch.src_len, &batch.tgt_in, train);
-        let d = out.features.size()[2];
-        let real = batch.tgt_out.ne(PAD).flatten(0, -1).nonzero().squeeze_dim(1);
-        (out.features.reshape([-1, d]).index_select(0, &real), batch.tgt_out.flatten(0, -1).index_select(0, &real))
-    } else {
-        let enc = model.encode(&batch.src, &batch.src_len, train);
-        let features = model.decoder.forward_real(&batch.tgt_in, enc.state, &enc.keys, train);
-        // Row-major, as the features: tgt_out is real exactly where tgt_in is.
-        (features, batch.tgt_out.masked_select(&batch.tgt_in.ne(PAD)))
-    };
+    let enc = model.encode(&batch.src, &batch.src_len, train);
+    let features = model.decoder.forward_real(&batch.tgt_in, enc.state, &enc.keys, train);
+    // Row-major, as the features: tgt_out is real exactly where tgt_in is.
+    let gold = batch.tgt_out.masked_select(&batch.tgt_in.ne(PAD));
     model
         .decoder
         .logits(&features, train)
