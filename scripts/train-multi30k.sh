@@ -4,31 +4,38 @@
 # checkpoint on test_2016_flickr (greedy and beam 5; cased and lowercased BLEU, chrF), write translations
 # and scores into the model directory, and draw heatmaps for the first 20 test sentences.
 #
-#   scripts/train-multi30k.sh SRC TGT [--out DIR] [--set key=value ...]
+#   scripts/train-multi30k.sh SRC TGT [--out DIR] [--data DIR] [--set key=value ...]
+#
+# --data DIR: where the corpus goes (default corpora/multi30k/data; another folder keeps a slice or a
+# copy apart from the default one, e.g. for the smoke test).
 #
 # env: NMT_CORPUS_DIR (copy an unpacked corpus instead of downloading), NMT_THREADS (default: all cores),
-#      NMT_HEATMAP_LINES (default 20)
+#      NMT_HEATMAP_LINES (default 20), NMT_BIN (an nmt binary to use; set-up and build are skipped)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -ge 2 ] || { echo "usage: scripts/train-multi30k.sh SRC TGT [--out DIR] [--set key=value ...]" >&2; exit 2; }
+[ $# -ge 2 ] || { echo "usage: scripts/train-multi30k.sh SRC TGT [--out DIR] [--data DIR] [--set key=value ...]" >&2; exit 2; }
 src=$1 tgt=$2
 shift 2
 out=$root/runs/multi30k-$src-$tgt
+data=$root/corpora/multi30k/data
 sets=(--set "data.src_lang=$src" --set "data.tgt_lang=$tgt" --set "train.max_minutes=75")
 while [ $# -gt 0 ]; do
   case $1 in
-    --out) out=$2; shift 2 ;;
+    --out) out=$(realpath -m "$2"); shift 2 ;;
+    --data) data=$(realpath -m "$2"); shift 2 ;;
     --set) sets+=(--set "$2"); shift 2 ;;
     *) echo "train-multi30k.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 cd "$root"
-scripts/setup.sh
-cargo build --release --quiet
-nmt=(target/release/nmt ${NMT_THREADS:+--threads "$NMT_THREADS"})
+if [ -z "${NMT_BIN:-}" ]; then
+  scripts/setup.sh
+  cargo build --release --quiet
+fi
+nmt=("${NMT_BIN:-target/release/nmt}" ${NMT_THREADS:+--threads "$NMT_THREADS"})
 config=corpora/multi30k/config.toml
-data=corpora/multi30k/data
 scripts/get-corpus.sh multi30k "$data"
+sets=(--set "data.train=$data/train" --set "data.dev=$data/val" --set "data.test=$data/test_2016_flickr" "${sets[@]}")
 
 if [ -f "$out/last.safetensors" ]; then
   echo "train-multi30k: $out holds a run; resuming it" >&2

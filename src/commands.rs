@@ -47,18 +47,22 @@ pub fn run(cli: Cli) -> Result<()> {
 
 fn train_cmd(a: TrainArgs, device: Device) -> Result<()> {
     let config = if a.resume {
-        let (cfg, _, _) = checkpoint::read_dir_meta(&a.out)?;
+        let (saved, _, _) = checkpoint::read_dir_meta(&a.out)?;
         let origin = a.out.join(checkpoint::CONFIG_FILE).display().to_string();
-        // Re-running the original command with --resume is fine: a data.* or model.* value may be
-        // repeated, only not changed (the weights were built from it).
-        for set in a.set.iter().filter(|s| !s.trim_start().starts_with("train.")) {
-            if cfg.with_overrides(std::slice::from_ref(set), &origin)? != cfg {
-                return Err(Error::Usage(format!(
-                    "--resume: only train.* fields can change, but `--set {set}` changes the saved {origin}"
-                )));
-            }
+        // Re-running the original command with --resume is fine: its --config and its data.* or model.*
+        // values may be given again, only not changed (the weights and tokenizers were built from them).
+        let (wanted, given) = match &a.config {
+            Some(path) => (Config::load(path, &a.set)?, format!("--config {}", path.display())),
+            None => (saved.with_overrides(&a.set, &origin)?, "--set".to_string()),
+        };
+        let changed = saved.changed_fields(&wanted);
+        if !changed.is_empty() {
+            return Err(Error::Usage(format!(
+                "--resume: only train.* fields can change, but {given} changes the saved {origin}: {}",
+                changed.join(", ")
+            )));
         }
-        cfg.with_overrides(&a.set, &origin)?
+        Config { train: wanted.train, ..saved }
     } else {
         match &a.config {
             Some(path) => Config::load(path, &a.set)?,
@@ -141,8 +145,8 @@ fn translate_cmd(a: TranslateArgs, device: Device) -> Result<()> {
     if interactive && a.output.is_none() && a.attention_json.is_none() && a.heatmaps.is_none() {
         // A person typing: translate and flush each line as soon as it is read.
         let mut out = std::io::stdout();
-        for line in std::io::stdin().lock().lines() {
-            let line = line.map_err(|e| Error::io("<stdin>", e))?;
+        for (i, line) in std::io::stdin().lock().lines().enumerate() {
+            let line = line.map_err(|e| Error::data("<stdin>", i + 1, e.to_string()))?;
             let t = tr.translate(&[line], &opts)?;
             writeln!(out, "{}", output_line(&t[0], &opts)).and_then(|_| out.flush()).map_err(|e| Error::io("<stdout>", e))?;
         }

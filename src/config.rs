@@ -443,6 +443,32 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The `data.*` and `model.*` fields (those the weights and tokenizers were built from) on which
+    /// `other` differs from this config, as `key (was X, now Y)` in key order; empty when none does.
+    pub fn changed_fields(&self, other: &Config) -> Vec<String> {
+        let table = |c: &Config| match toml::Value::try_from(c) {
+            Ok(toml::Value::Table(t)) => t,
+            _ => toml::Table::new(),
+        };
+        let (mine, theirs) = (table(self), table(other));
+        let section = |t: &toml::Table, name: &str| t.get(name).and_then(toml::Value::as_table).cloned().unwrap_or_default();
+        let mut changed = Vec::new();
+        for name in ["data", "model"] {
+            let (a, b) = (section(&mine, name), section(&theirs, name));
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                let (was, now) = (a.get(key), b.get(key));
+                if was != now {
+                    let show = |v: Option<&toml::Value>| v.map_or("unset".to_string(), toml::Value::to_string);
+                    changed.push(format!("{name}.{key} (was {}, now {})", show(was), show(now)));
+                }
+            }
+        }
+        changed
+    }
+
     /// The config as TOML text.
     pub fn to_toml_string(&self) -> Result<String> {
         toml::to_string(self).map_err(|e| Error::Config(format!("cannot serialize config: {e}")))

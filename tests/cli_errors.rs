@@ -456,7 +456,7 @@ fn train_refuses_to_overwrite_a_run_and_resume_needs_one() {
         "--set",
         "model.hidden_size=64",
     ]));
-    assert_mentions(&err, &["--resume", "only train.*", "model.hidden_size=64"]);
+    assert_mentions(&err, &["--resume", "only train.*", "--set", "model.hidden_size (was 32, now 64)"]);
     // Repeating the original value is not a change: re-running the training command with --resume works.
     ok(&mut ws.nmt(&[
         "train",
@@ -468,6 +468,20 @@ fn train_refuses_to_overwrite_a_run_and_resume_needs_one() {
         "--set",
         "train.max_steps=2",
     ]));
+    // The same holds for the whole original command, --config included: its train.* fields apply, a
+    // changed data.* or model.* field is refused by name.
+    let err = fails(ws.train_cmd("m", &["data.vocab_size=99", "model.dropout=0.5"]).arg("--resume"));
+    assert_mentions(
+        &err,
+        &["--resume", "--config config.toml", "data.vocab_size (was", "now 99)", "model.dropout (was"],
+    );
+    let before = train_losses(&ws.path("m/metrics.jsonl")).len();
+    ok(ws.train_cmd("m", &["train.max_steps=4"]).arg("--resume"));
+    assert_eq!(
+        train_losses(&ws.path("m/metrics.jsonl")).len(),
+        before + 2,
+        "--config's train.max_steps=4 did not take the run from step 2 to step 4"
+    );
 }
 
 /// `nmt ARGS` under `ulimit -f blocks` (512-byte blocks in POSIX sh).

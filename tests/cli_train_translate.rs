@@ -443,3 +443,48 @@ fn every_subcommand_has_help() {
         assert!(out.contains("Usage: nmt"), "{sub:?}: {out}");
     }
 }
+
+/// A pseudo-terminal: (master, slave).
+fn pty() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    let rc = unsafe {
+        libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
+    };
+    assert_eq!(rc, 0, "openpty failed");
+    unsafe { (std::fs::File::from_raw_fd(master), std::fs::File::from_raw_fd(slave)) }
+}
+
+#[test]
+fn a_terminal_gets_each_translation_as_soon_as_its_line_is_typed() {
+    use std::io::{BufRead, Write};
+    use std::process::Stdio;
+    use std::time::Duration;
+    let ws = trained(&[]);
+    let typed = ["the small doctor carries the red book.", "", "does she find twelve brave teachers?"];
+    let piped = ws.translate("m", &[], &input_of(&typed.map(String::from)));
+    let (mut master, slave) = pty();
+    let mut cmd = ws.nmt(&["translate", "--model", "m"]);
+    cmd.stdin(Stdio::from(slave)).stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    drop(cmd);
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    // Each answer arrives while the terminal stays open, before the next line is typed.
+    for (i, (line, want)) in typed.iter().zip(piped.lines()).enumerate() {
+        writeln!(master, "{line}").unwrap();
+        let got = rx
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("no output for typed line {i} while the terminal is open"));
+        assert_eq!(got, want, "typed line {i} translated differently from piped input");
+    }
+    master.write_all(&[4]).unwrap(); // Ctrl-D: end of input.
+    assert!(child.wait().unwrap().success());
+}

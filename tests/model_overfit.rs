@@ -2,15 +2,16 @@
 //! API, fixed seed, one thread), greedy search reproduces every target exactly within a fixed number of
 //! steps. The bridge is off, so the decoder starts from zeros and attention is its only view of the
 //! source: a scorer or wiring that does not carry the source through cannot reproduce 16 different
-//! targets at all, and one that learns badly trips the step bound.
+//! targets at all, and one that learns badly trips the step bound. And every output layer starts from
+//! a near-uniform prediction.
 
 use nmt::config::{AttentionKind, Config, DecoderKind, ModelConfig};
-use nmt::data::batch::collate;
-use nmt::data::corpus::{read_pairs, Source};
-use nmt::data::tokenizer::{Kind as TokenizerKind, EOS};
+use nmt::data::batch::{collate, Example};
+use nmt::data::corpus::{read_pairs, Pair, Source};
+use nmt::data::tokenizer::{Kind as TokenizerKind, Tokenizer, EOS};
 use nmt::model::Seq2Seq;
 use nmt::optim::Adam;
-use nmt::train::{encode_pairs, train_step, train_tokenizers};
+use nmt::train::{batch_loss, encode_pairs, train_step, train_tokenizers};
 use nmt::translate::{Options, Translator};
 use std::path::PathBuf;
 use tch::{nn, Device};
@@ -22,11 +23,8 @@ const MAX_STEPS: usize = 100;
 const CHECK_EVERY: usize = 5;
 const LR: f64 = 1e-2;
 
-/// Trains a fresh model of the given wiring on the first 16 toy pairs until greedy search reproduces
-/// every target exactly; returns the number of steps it took, or `None` after `MAX_STEPS`.
-fn steps_to_overfit(attention: AttentionKind, decoder: DecoderKind) -> Option<usize> {
-    tch::set_num_threads(1);
-    tch::manual_seed(1);
+/// The first 16 toy pairs with word-level tokenizers: (pairs kept, their examples, tokenizers).
+fn toy_pairs() -> (Vec<Pair>, Vec<Example>, Tokenizer, Tokenizer) {
     let prefix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpora/toy-en-fr/train");
     let pairs: Vec<_> = read_pairs(&Source::from_prefix(&prefix, "en", "fr"))
         .unwrap()
@@ -39,6 +37,15 @@ fn steps_to_overfit(attention: AttentionKind, decoder: DecoderKind) -> Option<us
     let (src_tok, tgt_tok) = train_tokenizers(&pairs, &cfg).unwrap();
     let (examples, kept, _) = encode_pairs(&pairs, &src_tok, &tgt_tok, 100).unwrap();
     assert_eq!(kept.len(), PAIRS);
+    (kept, examples, src_tok, tgt_tok)
+}
+
+/// Trains a fresh model of the given wiring on the first 16 toy pairs until greedy search reproduces
+/// every target exactly; returns the number of steps it took, or `None` after `MAX_STEPS`.
+fn steps_to_overfit(attention: AttentionKind, decoder: DecoderKind) -> Option<usize> {
+    tch::set_num_threads(1);
+    tch::manual_seed(1);
+    let (kept, examples, src_tok, tgt_tok) = toy_pairs();
     let model_cfg = ModelConfig {
         emb_size: 16,
         hidden_size: 32,
@@ -159,4 +166,29 @@ fn multihead_scorer_with_bahdanau_decoder_overfits_16_pairs() {
 #[test]
 fn multihead_scorer_with_luong_decoder_overfits_16_pairs() {
     assert_overfits(AttentionKind::Multihead, DecoderKind::Luong);
+}
+
+/// A fresh model predicts close to uniformly, with or without tied embeddings and in both wirings:
+/// its loss starts near ln V (tied embeddings initialised like untied ones would start at about ±√E
+/// per logit, and training at realistic sizes diverges).
+#[test]
+fn a_fresh_model_starts_near_the_uniform_loss_with_every_output_layer() {
+    tch::set_num_threads(1);
+    tch::manual_seed(1);
+    let (_, examples, src_tok, tgt_tok) = toy_pairs();
+    let batch = collate(&examples, &(0..PAIRS).collect::<Vec<_>>(), Device::Cpu);
+    let uniform = (tgt_tok.vocab_size() as f64).ln();
+    for decoder in [DecoderKind::Bahdanau, DecoderKind::Luong] {
+        for tied_embeddings in [false, true] {
+            let cfg = ModelConfig { emb_size: 256, hidden_size: 64, decoder, tied_embeddings, ..ModelConfig::default() };
+            let vs = nn::VarStore::new(Device::Cpu);
+            let model = Seq2Seq::new(&vs.root(), &cfg, src_tok.vocab_size() as i64, tgt_tok.vocab_size() as i64);
+            let loss = f64::try_from(batch_loss(&model, &batch, 0.0, false)).unwrap();
+            assert!(
+                (loss - uniform).abs() < 1.0,
+                "{} decoder, tied {tied_embeddings}: initial loss {loss:.2}, uniform {uniform:.2}",
+                decoder.name()
+            );
+        }
+    }
 }

@@ -153,7 +153,13 @@ impl Decoder {
     /// Builds the decoder under `path` for a target vocabulary of `vocab` tokens.
     pub fn new(path: &nn::Path, cfg: &ModelConfig, vocab: i64) -> Decoder {
         let (e, h, d) = (cfg.emb_size as i64, cfg.hidden_size as i64, cfg.memory_size() as i64);
-        let embed = nn::embedding(path / "embed", vocab, e, Default::default());
+        // Tied to the output layer, the embedding's dot products are the logits: initialised with variance
+        // 1/E they start near 0 (with the default N(0, 1) they would start at ±√E and training diverges).
+        let ws_init = match cfg.tied_embeddings {
+            true => nn::Init::Randn { mean: 0.0, stdev: 1.0 / (e as f64).sqrt() },
+            false => nn::EmbeddingConfig::default().ws_init,
+        };
+        let embed = nn::embedding(path / "embed", vocab, e, nn::EmbeddingConfig { ws_init, ..Default::default() });
         let input_feeding = cfg.decoder == DecoderKind::Luong && cfg.input_feeding;
         let input = match cfg.decoder {
             DecoderKind::Bahdanau => e + d,
