@@ -32,9 +32,15 @@ pub struct TrainState {
     /// Batches of `epoch` already done.
     pub batch_in_epoch: usize,
     pub lr: f64,
+    /// Dev BLEU and step of the weights in `best.safetensors` (from any validation).
     pub best_bleu: Option<f64>,
     pub best_step: usize,
-    /// Validations since the best one (early stopping).
+    /// Best dev BLEU of the scheduled validations (every `valid_every` steps or epoch), which alone drive
+    /// the LR schedule and early stopping: the extra validation when a run stops between them can update
+    /// `best` but not the schedule, so a resumed run follows the uninterrupted one exactly.
+    #[serde(default)]
+    pub schedule_bleu: Option<f64>,
+    /// Scheduled validations since the best one (early stopping).
     pub bad_validations: usize,
     /// Validations since the last improvement or LR decay (plateau schedule).
     pub plateau: usize,
@@ -344,7 +350,7 @@ impl<'a> Trainer<'a> {
                 self.state.minutes = minutes_before + started.elapsed().as_secs_f64() / 60.0;
                 if t.valid_every > 0 && self.state.step % t.valid_every == 0 {
                     last_valid_step = self.state.step;
-                    if self.validate(&bar)? {
+                    if self.validate(&bar, true)? {
                         bar.finish_and_clear();
                         break 'outer StopReason::EarlyStopping;
                     }
@@ -363,14 +369,14 @@ impl<'a> Trainer<'a> {
             self.state.batch_in_epoch = 0;
             if t.valid_every == 0 {
                 last_valid_step = self.state.step;
-                if self.validate(&bar)? {
+                if self.validate(&bar, true)? {
                     break StopReason::EarlyStopping;
                 }
             }
         };
         self.state.minutes = minutes_before + started.elapsed().as_secs_f64() / 60.0;
         if reason != StopReason::Interrupted && last_valid_step != self.state.step {
-            self.validate(&indicatif::ProgressBar::hidden())?;
+            self.validate(&indicatif::ProgressBar::hidden(), false)?;
         }
         self.state.finished = reason != StopReason::Interrupted;
         self.check_finite()?;
@@ -378,9 +384,9 @@ impl<'a> Trainer<'a> {
         Ok(Summary { reason, state: self.state })
     }
 
-    /// Dev loss, perplexity and greedy BLEU; saves `best` on improvement and `last` always.
-    /// Returns true when early stopping says stop.
-    fn validate(&mut self, bar: &indicatif::ProgressBar) -> Result<bool> {
+    /// Dev loss, perplexity and greedy BLEU; saves `best` on improvement and `last` always. A `scheduled`
+    /// validation also drives the LR schedule and early stopping; returns true when early stopping says stop.
+    fn validate(&mut self, bar: &indicatif::ProgressBar, scheduled: bool) -> Result<bool> {
         let t = self.config.train.clone();
         self.check_finite()?;
         let (dev_loss, dev_bleu, samples) = self.evaluate_dev()?;
@@ -392,15 +398,20 @@ impl<'a> Trainer<'a> {
         if improved {
             self.state.best_bleu = Some(dev_bleu);
             self.state.best_step = self.state.step;
-            self.state.bad_validations = 0;
-            self.state.plateau = 0;
             checkpoint::save_weights(&self.opts.out.join(BEST), &self.vs, &[], None)?;
-        } else {
-            self.state.bad_validations += 1;
-            self.state.plateau += 1;
-            if self.state.plateau >= t.lr_patience.max(1) && self.state.lr > t.min_lr {
-                self.state.lr = (self.state.lr * t.lr_decay).max(t.min_lr);
+        }
+        if scheduled {
+            if self.state.schedule_bleu.is_none_or(|b| dev_bleu > b) {
+                self.state.schedule_bleu = Some(dev_bleu);
+                self.state.bad_validations = 0;
                 self.state.plateau = 0;
+            } else {
+                self.state.bad_validations += 1;
+                self.state.plateau += 1;
+                if self.state.plateau >= t.lr_patience.max(1) && self.state.lr > t.min_lr {
+                    self.state.lr = (self.state.lr * t.lr_decay).max(t.min_lr);
+                    self.state.plateau = 0;
+                }
             }
         }
         self.records.push(Record::Valid {
@@ -426,7 +437,7 @@ impl<'a> Trainer<'a> {
             }
         });
         self.save_last()?;
-        Ok(t.patience > 0 && self.state.bad_validations >= t.patience)
+        Ok(scheduled && t.patience > 0 && self.state.bad_validations >= t.patience)
     }
 
     /// → (dev token loss without smoothing, greedy BLEU, a few (source, translation) samples).

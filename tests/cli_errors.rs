@@ -229,6 +229,10 @@ fn model_directory_errors_say_which_file_is_wrong_and_how() {
     let best = std::fs::read(ws.path("m/best.safetensors")).unwrap();
     let config = std::fs::read_to_string(ws.path("m/config.toml")).unwrap();
     ws.train("other", &["train.max_steps=1", "data.vocab_size=150"]);
+    // A copy of `m` whose config.toml has `from` replaced by `to`.
+    let edited = |name: &str, from: &str, to: &str| {
+        variant(&ws, name, |d| std::fs::write(d.join("config.toml"), config.replace(from, to)).unwrap())
+    };
     let cases: Vec<(String, &[&str])> = vec![
         ("nowhere".into(), &["nowhere", "no such model directory"]),
         (
@@ -282,23 +286,11 @@ fn model_directory_errors_say_which_file_is_wrong_and_how() {
             &["best.safetensors", "truncated or corrupt"],
         ),
         (
-            variant(&ws, "resized", |d| {
-                std::fs::write(
-                    d.join("config.toml"),
-                    config.replace("hidden_size = 32", "hidden_size = 64"),
-                )
-                .unwrap()
-            }),
+            edited("resized", "hidden_size = 32", "hidden_size = 64"),
             &["best.safetensors", "shape", "[32]", "[64]", "config"],
         ),
         (
-            variant(&ws, "retyped", |d| {
-                std::fs::write(
-                    d.join("config.toml"),
-                    config.replace("attention = \"bahdanau\"", "attention = \"luong-general\""),
-                )
-                .unwrap()
-            }),
+            edited("retyped", "attention = \"bahdanau\"", "attention = \"luong-general\""),
             &["best.safetensors", "do not match the config"],
         ),
         (
@@ -313,23 +305,11 @@ fn model_directory_errors_say_which_file_is_wrong_and_how() {
             &["tokenizer.src.json", "does not match", "sha256"],
         ),
         (
-            variant(&ws, "newer", |d| {
-                std::fs::write(
-                    d.join("config.toml"),
-                    config.replace("format_version = 1", "format_version = 99"),
-                )
-                .unwrap()
-            }),
+            edited("newer", "format_version = 1", "format_version = 99"),
             &["format_version 99", "newer"],
         ),
         (
-            variant(&ws, "bad-config", |d| {
-                std::fs::write(
-                    d.join("config.toml"),
-                    config.replace("hidden_size = 32", "hidden_size = \"x\""),
-                )
-                .unwrap()
-            }),
+            edited("bad-config", "hidden_size = 32", "hidden_size = \"x\""),
             &["config.toml:", "hidden_size"],
         ),
     ];

@@ -46,21 +46,49 @@ fn epochs(metrics: &std::path::Path) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// `nmt train --out OUT --resume` logging every step, with `sets`.
+fn resume(ws: &Workspace, out: &str, sets: &[&str]) -> std::process::Output {
+    let mut cmd = ws.nmt(&["train", "--out", out, "--resume", "--log-every", "1"]);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    ok(&mut cmd)
+}
+
+/// (step, lr) of the validations in a `metrics.jsonl`.
+fn validation_lrs(metrics: &std::path::Path) -> Vec<(u64, f64)> {
+    std::fs::read_to_string(metrics)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "valid")
+        .map(|v| (v["step"].as_u64().unwrap(), v["lr"].as_f64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn resume_after_a_stop_between_validations_keeps_the_uninterrupted_schedule() {
+    // Validation every 4 steps and the LR halved after one validation without progress: the stop at step
+    // 6 validates once more (to keep the best weights), which must not move the resumed run's schedule.
+    let ws = Workspace::new(64);
+    let sets = |steps: &'static str| settings_with(&["train.valid_every=4", "train.lr_patience=1", steps]);
+    ws.train("a", &sets("train.max_steps=16"));
+    ws.train("b", &sets("train.max_steps=6"));
+    resume(&ws, "b", &["train.max_steps=16"]);
+    let (a, b) = (ws.path("a/metrics.jsonl"), ws.path("b/metrics.jsonl"));
+    assert_eq!(train_losses(&a).len(), 16);
+    assert_same_trajectory(&train_losses(&a), &train_losses(&b));
+    let scheduled: Vec<(u64, f64)> = validation_lrs(&b).into_iter().filter(|(step, _)| step % 4 == 0).collect();
+    assert_eq!(validation_lrs(&a), scheduled, "the LR at each scheduled validation");
+    assert!(validation_lrs(&b).iter().any(|&(step, _)| step == 6), "the stop at step 6 validated");
+}
+
 #[test]
 fn resume_after_a_step_limit_mid_epoch_reproduces_the_uninterrupted_losses_across_epochs() {
     let ws = Workspace::new(64);
     ws.train("a", &settings_with(&["train.max_steps=12"]));
     ws.train("b", &settings_with(&["train.max_steps=6"]));
-    ok(&mut ws.nmt(&[
-        "train",
-        "--out",
-        "b",
-        "--resume",
-        "--log-every",
-        "1",
-        "--set",
-        "train.max_steps=12",
-    ]));
+    resume(&ws, "b", &["train.max_steps=12"]);
     let (a, b) = (
         train_losses(&ws.path("a/metrics.jsonl")),
         train_losses(&ws.path("b/metrics.jsonl")),
@@ -93,16 +121,7 @@ fn resume_exactly_at_an_epoch_end_reproduces_the_uninterrupted_losses() {
         .unwrap();
     let first = format!("train.max_steps={end}");
     ws.train("b", &settings_with(&[first.as_str()]));
-    ok(&mut ws.nmt(&[
-        "train",
-        "--out",
-        "b",
-        "--resume",
-        "--log-every",
-        "1",
-        "--set",
-        "train.max_steps=10",
-    ]));
+    resume(&ws, "b", &["train.max_steps=10"]);
     assert_same_trajectory(
         &train_losses(&ws.path("a/metrics.jsonl")),
         &train_losses(&ws.path("b/metrics.jsonl")),
@@ -114,7 +133,7 @@ fn resume_of_a_run_already_at_its_step_limit_takes_no_further_step() {
     let ws = Workspace::new(64);
     ws.train("a", &settings_with(&["train.max_steps=3"]));
     let before = std::fs::read(ws.path("a/last.safetensors")).unwrap();
-    let out = ok(&mut ws.nmt(&["train", "--out", "a", "--resume", "--log-every", "1"]));
+    let out = resume(&ws, "a", &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("after 3 steps"), "{err}");
     assert_eq!(train_losses(&ws.path("a/metrics.jsonl")).len(), 3);
@@ -129,40 +148,33 @@ fn safetensors_state(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_str(&meta.metadata().as_ref().unwrap()[nmt::checkpoint::STATE_KEY]).unwrap()
 }
 
-#[test]
-fn sigint_saves_last_exits_zero_says_how_to_resume_and_resume_continues_exactly() {
-    let ws = Workspace::new(64);
-    let sets = settings_with(&[
-        "train.valid_every=3",
-        "train.max_steps=100000",
-        "train.max_epochs=0",
-    ]);
-    let mut child = ws
-        .train_cmd("b", &sets)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+/// Starts training into `out` (validation every `valid_every` steps, no step limit), sends `signal` after
+/// the `validations`-th validation and waits. → whether it exited 0, and what it printed after the signal.
+fn interrupt(ws: &Workspace, out: &str, valid_every: &str, validations: usize, signal: i32) -> (bool, String) {
+    let sets = settings_with(&[valid_every, "train.max_steps=100000", "train.max_epochs=0"]);
+    let mut child = ws.train_cmd(out, &sets).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    // Interrupt once training is well under way (after the third validation).
     let mut seen = 0;
     for line in lines.by_ref() {
         if line.unwrap().starts_with("valid step") {
             seen += 1;
-            if seen == 3 {
+            if seen == validations {
                 break;
             }
         }
     }
     // SAFETY: plain kill(2) on our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    let status = child.wait().unwrap();
-    let rest = rest.join("\n");
-    assert!(
-        status.success(),
-        "SIGINT must exit 0, got {status:?}:\n{rest}"
-    );
+    (child.wait().unwrap().success(), rest.join("\n"))
+}
+
+#[test]
+fn sigint_saves_last_exits_zero_says_how_to_resume_and_resume_continues_exactly() {
+    let ws = Workspace::new(64);
+    // Interrupt once training is well under way (after the third validation).
+    let (success, rest) = interrupt(&ws, "b", "train.valid_every=3", 3, libc::SIGINT);
+    assert!(success, "SIGINT must exit 0:\n{rest}");
     assert!(!rest.contains("panicked"), "{rest}");
     let msg = rest
         .lines()
@@ -185,18 +197,7 @@ fn sigint_saves_last_exits_zero_says_how_to_resume_and_resume_continues_exactly(
     loads(&ws, &ws.path("b"), "last").unwrap();
 
     let total = format!("train.max_steps={}", step + 4);
-    ok(&mut ws.nmt(&[
-        "train",
-        "--out",
-        "b",
-        "--resume",
-        "--log-every",
-        "1",
-        "--set",
-        &total,
-        "--set",
-        "train.max_epochs=0",
-    ]));
+    resume(&ws, "b", &[&total, "train.max_epochs=0"]);
     ws.train(
         "a",
         &settings_with(&["train.valid_every=3", "train.max_epochs=0", total.as_str()]),
@@ -212,31 +213,11 @@ fn sigint_saves_last_exits_zero_says_how_to_resume_and_resume_continues_exactly(
 #[test]
 fn sigterm_also_saves_last_and_exits_zero() {
     let ws = Workspace::new(64);
-    let sets = settings_with(&[
-        "train.valid_every=2",
-        "train.max_steps=100000",
-        "train.max_epochs=0",
-    ]);
-    let mut child = ws
-        .train_cmd("b", &sets)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    lines
-        .by_ref()
-        .map(|l| l.unwrap())
-        .find(|l| l.starts_with("valid step"))
-        .unwrap();
-    // SAFETY: plain kill(2) on our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    assert!(child.wait().unwrap().success(), "{rest:?}");
+    let (success, rest) = interrupt(&ws, "b", "train.valid_every=2", 1, libc::SIGTERM);
+    assert!(success, "SIGTERM must exit 0:\n{rest}");
     assert!(
-        rest.iter()
-            .any(|l| l.contains("interrupted at step") && l.contains("--resume")),
-        "{rest:?}"
+        rest.lines().any(|l| l.contains("interrupted at step") && l.contains("--resume")),
+        "{rest}"
     );
     loads(&ws, &ws.path("b"), "last").unwrap();
 }
