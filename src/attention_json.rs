@@ -37,11 +37,7 @@ pub struct AttentionRecord {
     #[serde(deserialize_with = "de_matrix")]
     pub weights: Vec<Vec<f32>>,
     /// `[heads][len(target)][len(source)]` per-head weights of a multi-head model.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        default,
-        deserialize_with = "de_heads"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", default, deserialize_with = "de_heads")]
     pub head_weights: Option<Vec<Vec<Vec<f32>>>>,
 }
 
@@ -50,23 +46,13 @@ impl AttentionRecord {
     /// one value per source token. The message names the first inconsistency; callers add where
     /// the record came from.
     pub fn validate(&self) -> std::result::Result<(), String> {
-        check_matrix(
-            "weights",
-            &self.weights,
-            self.target.len(),
-            self.source.len(),
-        )?;
+        check_matrix("weights", &self.weights, self.target.len(), self.source.len())?;
         if let Some(heads) = &self.head_weights {
             if heads.is_empty() {
                 return Err("head_weights is present but holds no head".into());
             }
             for (h, m) in heads.iter().enumerate() {
-                check_matrix(
-                    &format!("head_weights[{h}]"),
-                    m,
-                    self.target.len(),
-                    self.source.len(),
-                )?;
+                check_matrix(&format!("head_weights[{h}]"), m, self.target.len(), self.source.len())?;
             }
         }
         Ok(())
@@ -76,29 +62,17 @@ impl AttentionRecord {
     pub fn to_json_line(&self) -> String {
         // serde_json fails only on maps with non-string keys or on a failing `Serialize` impl;
         // this struct has neither.
-        serde_json::to_string(self)
-            .unwrap_or_else(|e| unreachable!("serializing an AttentionRecord failed: {e}"))
+        serde_json::to_string(self).unwrap_or_else(|e| unreachable!("serializing an AttentionRecord failed: {e}"))
     }
 }
 
-fn check_matrix(
-    name: &str,
-    m: &[Vec<f32>],
-    rows: usize,
-    cols: usize,
-) -> std::result::Result<(), String> {
+fn check_matrix(name: &str, m: &[Vec<f32>], rows: usize, cols: usize) -> std::result::Result<(), String> {
     if m.len() != rows {
-        return Err(format!(
-            "{name} has {} rows but target has {rows} tokens",
-            m.len()
-        ));
+        return Err(format!("{name} has {} rows but target has {rows} tokens", m.len()));
     }
     for (t, row) in m.iter().enumerate() {
         if row.len() != cols {
-            return Err(format!(
-                "{name} row {t} has {} values but source has {cols} tokens",
-                row.len()
-            ));
+            return Err(format!("{name} row {t} has {} values but source has {cols} tokens", row.len()));
         }
     }
     Ok(())
@@ -108,9 +82,7 @@ fn check_matrix(
 type Matrix = Vec<Vec<f32>>;
 
 fn nan_for_null(m: Vec<Vec<Option<f32>>>) -> Matrix {
-    m.into_iter()
-        .map(|row| row.into_iter().map(|w| w.unwrap_or(f32::NAN)).collect())
-        .collect()
+    m.into_iter().map(|row| row.into_iter().map(|w| w.unwrap_or(f32::NAN)).collect()).collect()
 }
 
 fn de_matrix<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Matrix, D::Error> {
@@ -149,20 +121,15 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<AttentionRecord>> {
             return Err(Error::data(
                 path,
                 lineno,
-                format!(
-                    "line longer than {} MiB; not an --attention-json record",
-                    MAX_LINE_BYTES >> 20
-                ),
+                format!("line longer than {} MiB; not an --attention-json record", MAX_LINE_BYTES >> 20),
             ));
         }
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let record: AttentionRecord = serde_json::from_slice(&buf)
-            .map_err(|e| Error::data(path, lineno, json_message(&e)))?;
-        record
-            .validate()
-            .map_err(|msg| Error::data(path, lineno, msg))?;
+        let record: AttentionRecord =
+            serde_json::from_slice(&buf).map_err(|e| Error::data(path, lineno, json_message(&e)))?;
+        record.validate().map_err(|msg| Error::data(path, lineno, msg))?;
         records.push(record);
     }
     Ok(records)

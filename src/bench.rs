@@ -71,11 +71,8 @@ pub fn run(a: &BenchArgs, threads: usize, device: Device) -> Result<()> {
     // The reference draws every batch from a generator seeded 0 before anything else uses it, so
     // drawing all batches at once from libtorch's generator seeded 0 yields the same pairs.
     tch::manual_seed(0);
-    let draws = Tensor::randint(
-        data.pairs.len() as i64,
-        [((WARMUP + a.steps) * a.batch) as i64],
-        (Kind::Int64, Device::Cpu),
-    );
+    let draws =
+        Tensor::randint(data.pairs.len() as i64, [((WARMUP + a.steps) * a.batch) as i64], (Kind::Int64, Device::Cpu));
     let draws = Vec::<i64>::try_from(&draws).map_err(|e: tch::TchError| Error::Torch(e.to_string()))?;
     tch::manual_seed(0);
     let vs = nn::VarStore::new(device);
@@ -108,10 +105,7 @@ pub fn run(a: &BenchArgs, threads: usize, device: Device) -> Result<()> {
     for (rate, &(batch, n)) in rates.iter_mut().zip(&DECODE_RUNS) {
         let (wall, cpu) = greedy_rate(&model, &data.test[..n.min(data.test.len())], batch, a.max_len, device);
         *rate = wall;
-        log(format!(
-            "greedy batch={batch}: {wall:.1} sentences/s ({cpu:.1} per CPU-second; peak RSS {})",
-            rss_text()
-        ));
+        log(format!("greedy batch={batch}: {wall:.1} sentences/s ({cpu:.1} per CPU-second; peak RSS {})", rss_text()));
     }
     let gemm = flops::sgemm_flops_per_s(device);
     let model_flops = trained.tokens_per_s * trained.flops_per_token;
@@ -129,10 +123,7 @@ pub fn run(a: &BenchArgs, threads: usize, device: Device) -> Result<()> {
         mm_bound_fraction: model_flops / gemm,
     };
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string(&report).map_err(|e| Error::Usage(e.to_string()))?
-        );
+        println!("{}", serde_json::to_string(&report).map_err(|e| Error::Usage(e.to_string()))?);
     } else {
         print_table(&report);
     }
@@ -168,20 +159,9 @@ impl Data {
         let (sv, tv) = (Vocab::build(&src), Vocab::build(&tgt));
         // As in the reference: sources without EOS, an empty source becomes one UNK (the encoder needs a
         // token); targets get BOS and EOS from `collate`.
-        let source = |line: &[String]| {
-            Some(sv.ids(line))
-                .filter(|x| !x.is_empty())
-                .unwrap_or_else(|| vec![UNK])
-        };
+        let source = |line: &[String]| Some(sv.ids(line)).filter(|x| !x.is_empty()).unwrap_or_else(|| vec![UNK]);
         Ok(Data {
-            pairs: src
-                .iter()
-                .zip(&tgt)
-                .map(|(s, t)| Example {
-                    src: source(s),
-                    tgt: tv.ids(t),
-                })
-                .collect(),
+            pairs: src.iter().zip(&tgt).map(|(s, t)| Example { src: source(s), tgt: tv.ids(t) }).collect(),
             test: test_lines.iter().map(|l| source(l)).collect(),
             src_vocab: sv.size(),
             tgt_vocab: tv.size(),
@@ -251,10 +231,7 @@ fn greedy_rate(model: &Seq2Seq, sources: &[Vec<i64>], batch: usize, steps: usize
     }
     sync(device);
     let n = sources.len() as f64;
-    (
-        n / start.elapsed().as_secs_f64().max(1e-9),
-        n / (cpu_seconds() - cpu).max(1e-9),
-    )
+    (n / start.elapsed().as_secs_f64().max(1e-9), n / (cpu_seconds() - cpu).max(1e-9))
 }
 
 /// CPU seconds this process has used so far (user + system, all threads). Next to the wall-clock
@@ -280,12 +257,7 @@ fn sync(device: Device) {
 /// The process's peak resident set size in MiB, from `VmHWM` in `/proc/self/status`.
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim();
+    let kb = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim();
     kb.parse::<f64>().ok().map(|kb| kb / 1024.0)
 }
 
@@ -299,17 +271,8 @@ fn print_table(r: &Report) {
     println!();
     println!("{:34} {:>12}", "figure", "value");
     println!("{:34} {:>12.1}", "training target tokens/s", r.train_tokens_per_s);
-    println!(
-        "{:34} {:>12.1}",
-        "greedy batch 1 sentences/s", r.greedy_b1_sentences_per_s
-    );
-    println!(
-        "{:34} {:>12.1}",
-        "greedy batch 128 sentences/s", r.greedy_b128_sentences_per_s
-    );
+    println!("{:34} {:>12.1}", "greedy batch 1 sentences/s", r.greedy_b1_sentences_per_s);
+    println!("{:34} {:>12.1}", "greedy batch 128 sentences/s", r.greedy_b128_sentences_per_s);
     println!("{:34} {:>12}", "peak RSS (MiB)", rss);
-    println!(
-        "{:34} {:>12.3}",
-        "matmul-bound fraction (training)", r.mm_bound_fraction
-    );
+    println!("{:34} {:>12.3}", "matmul-bound fraction (training)", r.mm_bound_fraction);
 }

@@ -79,7 +79,9 @@ pub fn read_dir_meta(dir: &Path) -> Result<(Config, Tokenizer, Tokenizer)> {
         if !expected.is_empty() && sha256_hex(&json) != *expected {
             return Err(Error::model(
                 dir,
-                format!("{file} does not match the tokenizer this model was trained with (sha256 differs from config.toml)"),
+                format!(
+                    "{file} does not match the tokenizer this model was trained with (sha256 differs from config.toml)"
+                ),
             ));
         }
         toks.push(Tokenizer::from_json(&json, &path)?);
@@ -147,7 +149,10 @@ pub fn save_weights(
         })
         .collect::<Result<Vec<_>>>()?;
     let mut metadata = metadata.unwrap_or_default();
-    metadata.insert(CHECKSUM_KEY.to_string(), content_hash(bytes.iter().map(|(n, s, d)| (n.as_str(), s.as_slice(), d.as_slice()))));
+    metadata.insert(
+        CHECKSUM_KEY.to_string(),
+        content_hash(bytes.iter().map(|(n, s, d)| (n.as_str(), s.as_slice(), d.as_slice()))),
+    );
     let out = safetensors::serialize(views, Some(metadata)).map_err(|e| Error::model(path, e.to_string()))?;
     write_atomic(path, &out)
 }
@@ -200,9 +205,9 @@ pub fn load_weights(
     let mut names: Vec<String> = vars.keys().cloned().collect();
     names.sort();
     for name in &names {
-        let t = file
-            .get(name)
-            .ok_or_else(|| Error::model(path, format!("tensor {name} is missing: the weights do not match the config")))?;
+        let t = file.get(name).ok_or_else(|| {
+            Error::model(path, format!("tensor {name} is missing: the weights do not match the config"))
+        })?;
         if t.size() != vars[name].size() {
             return Err(Error::model(
                 path,

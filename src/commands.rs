@@ -148,7 +148,9 @@ fn translate_cmd(a: TranslateArgs, device: Device) -> Result<()> {
         for (i, line) in std::io::stdin().lock().lines().enumerate() {
             let line = line.map_err(|e| Error::data("<stdin>", i + 1, e.to_string()))?;
             let t = tr.translate(&[line], &opts)?;
-            writeln!(out, "{}", output_line(&t[0], &opts)).and_then(|_| out.flush()).map_err(|e| Error::io("<stdout>", e))?;
+            writeln!(out, "{}", output_line(&t[0], &opts))
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::io("<stdout>", e))?;
         }
         return Ok(());
     }
@@ -341,7 +343,11 @@ fn info_cmd(a: InfoArgs) -> Result<()> {
     let params: i64 = loaded.vs.trainable_variables().iter().map(|t| t.numel() as i64).sum();
     println!("model directory: {}", a.model.display());
     println!("parameters: {params} ({:.2} M)", params as f64 / 1e6);
-    println!("vocabulary: source {} tokens, target {} tokens", loaded.src_tok.vocab_size(), loaded.tgt_tok.vocab_size());
+    println!(
+        "vocabulary: source {} tokens, target {} tokens",
+        loaded.src_tok.vocab_size(),
+        loaded.tgt_tok.vocab_size()
+    );
     let last = a.model.join(checkpoint::LAST);
     if let Ok(bytes) = std::fs::read(&last) {
         if let Ok((_, meta)) = safetensors::SafeTensors::read_metadata(&bytes) {

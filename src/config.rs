@@ -309,9 +309,7 @@ impl ModelConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return err(format!("model.dropout = {} must be in [0, 1)", self.dropout));
         }
-        if self.attention == AttentionKind::Multihead
-            && (self.heads == 0 || self.attention_dim() % self.heads != 0)
-        {
+        if self.attention == AttentionKind::Multihead && (self.heads == 0 || self.attention_dim() % self.heads != 0) {
             return err(format!(
                 "model.heads = {} must be > 0 and divide the attention size {}",
                 self.heads,
@@ -390,9 +388,7 @@ impl Config {
     /// `--set key=value` overrides (paths relative to the current directory) and validates the result.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let mut table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| toml_error(path, &text, &e))?;
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| toml_error(path, &text, &e))?;
         // Absolute, so that the model directory's copy of the config does not depend on the current directory.
         let base = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
         let base = base.parent().unwrap_or(Path::new("/"));
@@ -431,7 +427,9 @@ impl Config {
     /// refused before anything else, since a newer format may hold fields this build does not know.
     pub fn from_toml_str(text: &str, origin: &Path) -> Result<Config> {
         let mut table: toml::Table = text.parse().map_err(|e| toml_error(origin, text, &e))?;
-        if let Some(v) = table.get("format_version").and_then(toml::Value::as_integer).filter(|&v| v > FORMAT_VERSION as i64) {
+        if let Some(v) =
+            table.get("format_version").and_then(toml::Value::as_integer).filter(|&v| v > FORMAT_VERSION as i64)
+        {
             return Err(Error::Config(format!(
                 "{}: format_version {v} was written by a newer nmt (this one reads up to {FORMAT_VERSION})",
                 origin.display()
@@ -451,7 +449,8 @@ impl Config {
             _ => toml::Table::new(),
         };
         let (mine, theirs) = (table(self), table(other));
-        let section = |t: &toml::Table, name: &str| t.get(name).and_then(toml::Value::as_table).cloned().unwrap_or_default();
+        let section =
+            |t: &toml::Table, name: &str| t.get(name).and_then(toml::Value::as_table).cloned().unwrap_or_default();
         let mut changed = Vec::new();
         for name in ["data", "model"] {
             let (a, b) = (section(&mine, name), section(&theirs, name));
@@ -572,16 +571,11 @@ fn check_types(table: &mut toml::Table, origin: &str) -> Result<()> {
 }
 
 fn apply_override(table: &mut toml::Table, spec: &str, cwd: &Path) -> Result<()> {
-    let (key, raw) = spec
-        .split_once('=')
-        .ok_or_else(|| Error::Config(format!("--set {spec}: expected key=value")))?;
+    let (key, raw) = spec.split_once('=').ok_or_else(|| Error::Config(format!("--set {spec}: expected key=value")))?;
     let key = key.trim();
     let valid = valid_keys();
     if !valid.iter().any(|k| k == key) {
-        return Err(Error::Config(format!(
-            "--set {key}: no such field; valid keys: {}",
-            valid.join(", ")
-        )));
+        return Err(Error::Config(format!("--set {key}: no such field; valid keys: {}", valid.join(", "))));
     }
     // A value is read as TOML (numbers, booleans), else taken as a plain string (names, paths).
     let value = format!("v = {raw}")
@@ -599,9 +593,7 @@ fn apply_override(table: &mut toml::Table, spec: &str, cwd: &Path) -> Result<()>
     if section.is_empty() {
         table.insert(field.to_string(), value);
     } else {
-        let entry = table
-            .entry(section.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         match entry {
             toml::Value::Table(t) => {
                 t.insert(field.to_string(), value);
@@ -661,12 +653,9 @@ mod tests {
             let e = Config::from_overrides(&[set.into()]).unwrap_err().to_string();
             assert!(e.contains(field), "{set}: {e}");
         }
-        let e = Config::from_overrides(&[
-            "model.attention=luong-dot".into(),
-            "model.encoder_hidden_size=100".into(),
-        ])
-        .unwrap_err()
-        .to_string();
+        let e = Config::from_overrides(&["model.attention=luong-dot".into(), "model.encoder_hidden_size=100".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("luong-dot") && e.contains("model.hidden_size"), "{e}");
     }
 

@@ -53,11 +53,7 @@ pub struct Bleu {
 impl fmt::Display for Bleu {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // sacreBLEU prints a ratio of 0 when there is no reference token at all.
-        let ratio = if self.ref_len > 0 {
-            self.sys_len as f64 / self.ref_len as f64
-        } else {
-            0.0
-        };
+        let ratio = if self.ref_len > 0 { self.sys_len as f64 / self.ref_len as f64 } else { 0.0 };
         let [p1, p2, p3, p4] = self.precisions;
         write!(
             f,
@@ -117,9 +113,7 @@ pub fn chrf(hyps: &[impl AsRef<str>], refs: &[impl AsRef<str>], lowercase: bool)
             order.add(&ngram_counts(&hyp, n), &ngram_counts(&reference, n));
         }
     }
-    Ok(Chrf {
-        score: chrf_score(&stats),
-    })
+    Ok(Chrf { score: chrf_score(&stats) })
 }
 
 fn check_parallel(n_hyps: usize, n_refs: usize) -> Result<()> {
@@ -159,12 +153,7 @@ fn prepare(text: &str, lowercase: bool) -> String {
 static TOKENIZER_RULES: LazyLock<[(Regex, &str); 4]> = LazyLock::new(|| {
     // The patterns are constants covered by the unit tests below, so compiling cannot fail at
     // run time once those pass.
-    let rule = |pattern: &str, replacement| {
-        (
-            Regex::new(pattern).expect("valid constant regex"),
-            replacement,
-        )
-    };
+    let rule = |pattern: &str, replacement| (Regex::new(pattern).expect("valid constant regex"), replacement);
     [
         // Most ASCII punctuation (not . , - ' and not digits or letters) becomes a token.
         rule(r"([\{-\~\[-\` -\&\(-\+\:-\@\/])", " ${1} "),
@@ -187,25 +176,15 @@ static TOKENIZER_RULES: LazyLock<[(Regex, &str); 4]> = LazyLock::new(|| {
 /// on each side; the result is split on (Python's) whitespace. No lowercasing or stripping here:
 /// [`bleu`] does that first.
 pub fn tokenize_13a(line: &str) -> String {
-    let mut line = line
-        .replace("<skipped>", "")
-        .replace("-\n", "")
-        .replace('\n', " ");
+    let mut line = line.replace("<skipped>", "").replace("-\n", "").replace('\n', " ");
     if line.contains('&') {
-        line = line
-            .replace("&quot;", "\"")
-            .replace("&amp;", "&")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">");
+        line = line.replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">");
     }
     let mut line = format!(" {line} ");
     for (regex, replacement) in TOKENIZER_RULES.iter() {
         line = regex.replace_all(&line, *replacement).into_owned();
     }
-    line.split(is_python_space)
-        .filter(|token| !token.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    line.split(is_python_space).filter(|token| !token.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// Counts of every n-gram of exactly order `n` in `items` (none when there are fewer than `n`).
@@ -255,18 +234,10 @@ impl BleuStats {
         let mut precisions = [0.0; BLEU_ORDER];
         // sacreBLEU returns 0 at once when nothing matches at any order (its issue #141).
         if self.correct.iter().all(|&c| c == 0) {
-            return Bleu {
-                score: 0.0,
-                precisions,
-                bp,
-                sys_len,
-                ref_len,
-            };
+            return Bleu { score: 0.0, precisions, bp, sys_len, ref_len };
         }
         let mut smooth = 1.0;
-        for ((precision, &correct), &total) in
-            precisions.iter_mut().zip(&self.correct).zip(&self.total)
-        {
+        for ((precision, &correct), &total) in precisions.iter_mut().zip(&self.correct).zip(&self.total) {
             // No n-gram of this order in the hypotheses (all sentences too short): the
             // precision stays 0 for this and every higher order, and the score becomes 0.
             if total == 0 {
@@ -281,18 +252,9 @@ impl BleuStats {
         }
         // sacreBLEU's `my_log` floors log(0) at -9999999999 rather than -inf; the result is
         // the same 0 score, written the same way to keep the arithmetic identical.
-        let log_sum: f64 = precisions
-            .iter()
-            .map(|&p| if p == 0.0 { -9_999_999_999.0 } else { p.ln() })
-            .sum();
+        let log_sum: f64 = precisions.iter().map(|&p| if p == 0.0 { -9_999_999_999.0 } else { p.ln() }).sum();
         let score = bp * (log_sum / BLEU_ORDER as f64).exp();
-        Bleu {
-            score,
-            precisions,
-            bp,
-            sys_len,
-            ref_len,
-        }
+        Bleu { score, precisions, bp, sys_len, ref_len }
     }
 }
 
@@ -318,10 +280,8 @@ impl ChrfOrderStats {
             self.hyp += hyp.values().sum::<usize>();
         }
         self.reference += reference.values().sum::<usize>();
-        self.matched += hyp
-            .iter()
-            .map(|(gram, &count)| count.min(reference.get(gram).copied().unwrap_or(0)))
-            .sum::<usize>();
+        self.matched +=
+            hyp.iter().map(|(gram, &count)| count.min(reference.get(gram).copied().unwrap_or(0))).sum::<usize>();
     }
 }
 
@@ -363,39 +323,24 @@ mod tests {
 
     #[test]
     fn tokenizer_13a_keeps_periods_and_commas_between_digits() {
-        check_13a(
-            "It costs $1,000.50, i.e. 3.14.",
-            "It costs $ 1,000.50 , i . e . 3.14 .",
-        );
-        check_13a(
-            "end.3 3.end a,b 1,2,3. 12,",
-            "end . 3 3 . end a , b 1,2,3 . 12 ,",
-        );
+        check_13a("It costs $1,000.50, i.e. 3.14.", "It costs $ 1,000.50 , i . e . 3.14 .");
+        check_13a("end.3 3.end a,b 1,2,3. 12,", "end . 3 3 . end a , b 1,2,3 . 12 ,");
         check_13a("a..b,,c ..., 5..6", "a . . b , , c . . . , 5 . . 6");
     }
 
     #[test]
     fn tokenizer_13a_splits_dash_only_after_a_digit() {
-        check_13a(
-            "1999-2000 and 3-4 but well-known -5",
-            "1999 - 2000 and 3 - 4 but well-known -5",
-        );
+        check_13a("1999-2000 and 3-4 but well-known -5", "1999 - 2000 and 3 - 4 but well-known -5");
     }
 
     #[test]
     fn tokenizer_13a_unescapes_four_entities_in_order() {
-        check_13a(
-            "He said &quot;yes&quot; &amp; &lt;b&gt; &amp;lt; &apos;",
-            "He said \" yes \" & < b > < & apos ;",
-        );
+        check_13a("He said &quot;yes&quot; &amp; &lt;b&gt; &amp;lt; &apos;", "He said \" yes \" & < b > < & apos ;");
     }
 
     #[test]
     fn tokenizer_13a_joins_hyphenated_line_breaks_and_drops_skipped() {
-        check_13a(
-            "a well-\nknown<skipped> fact\nhere",
-            "a wellknown fact here",
-        );
+        check_13a("a well-\nknown<skipped> fact\nhere", "a wellknown fact here");
     }
 
     #[test]
@@ -415,37 +360,21 @@ mod tests {
     #[test]
     fn tokenizer_13a_splits_on_python_whitespace_only() {
         // NBSP and U+001C separate tokens in Python; the zero-width space does not.
-        check_13a(
-            "tab\there\u{a0}nbsp\u{1c}fs\u{200b}zw",
-            "tab here nbsp fs\u{200b}zw",
-        );
+        check_13a("tab\there\u{a0}nbsp\u{1c}fs\u{200b}zw", "tab here nbsp fs\u{200b}zw");
     }
 
     #[test]
     fn mismatched_lengths_are_a_usage_error_naming_both_counts() {
-        for err in [
-            bleu(&["a", "b"], &["a"], false).unwrap_err(),
-            chrf(&["a", "b"], &["a"], false).unwrap_err(),
-        ] {
-            let Error::Usage(msg) = &err else {
-                panic!("expected Error::Usage, got {err:?}")
-            };
-            assert!(
-                msg.contains("2 hypotheses") && msg.contains("1 references"),
-                "{msg}"
-            );
+        for err in [bleu(&["a", "b"], &["a"], false).unwrap_err(), chrf(&["a", "b"], &["a"], false).unwrap_err()] {
+            let Error::Usage(msg) = &err else { panic!("expected Error::Usage, got {err:?}") };
+            assert!(msg.contains("2 hypotheses") && msg.contains("1 references"), "{msg}");
         }
     }
 
     #[test]
     fn bleu_display_matches_sacrebleu_layout() {
-        let b = Bleu {
-            score: 35.1234,
-            precisions: [67.12, 42.0, 28.34, 19.5],
-            bp: 1.0,
-            sys_len: 12345,
-            ref_len: 12320,
-        };
+        let b =
+            Bleu { score: 35.1234, precisions: [67.12, 42.0, 28.34, 19.5], bp: 1.0, sys_len: 12345, ref_len: 12320 };
         assert_eq!(
             b.to_string(),
             "BLEU = 35.12 67.1/42.0/28.3/19.5 (BP = 1.000 ratio = 1.002 hyp_len = 12345 ref_len = 12320)"

@@ -19,8 +19,7 @@ pub struct Adam {
 impl Adam {
     /// Fresh state for every trainable variable of `vs`.
     pub fn new(vs: &VarStore, beta1: f64, beta2: f64, eps: f64, weight_decay: f64) -> Adam {
-        let mut vars: Vec<(String, Tensor)> =
-            vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         let slots = vars
             .into_iter()
@@ -74,8 +73,7 @@ impl Adam {
     /// Scales all gradients so that their global L2 norm is at most `max_norm`; returns the norm before.
     pub fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {
         let _guard = tch::no_grad_guard();
-        let grads: Vec<Tensor> =
-            self.slots.iter().map(|(_, p, _, _)| p.grad()).filter(|g| g.defined()).collect();
+        let grads: Vec<Tensor> = self.slots.iter().map(|(_, p, _, _)| p.grad()).filter(|g| g.defined()).collect();
         if grads.is_empty() {
             return 0.0;
         }
@@ -94,7 +92,9 @@ impl Adam {
     pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
         self.slots
             .iter()
-            .flat_map(|(n, _, m, v)| [(format!("adam.m.{n}"), m.shallow_clone()), (format!("adam.v.{n}"), v.shallow_clone())])
+            .flat_map(|(n, _, m, v)| {
+                [(format!("adam.m.{n}"), m.shallow_clone()), (format!("adam.v.{n}"), v.shallow_clone())]
+            })
             .collect()
     }
 

@@ -3,11 +3,11 @@
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::heatmap::{encode_png, DEJAVU_SANS};
-use plotters::style::{register_font, FontStyle};
-use std::sync::Once;
 use crate::train::Record;
 use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
 use std::path::Path;
+use std::sync::Once;
 
 const SIZE: (u32, u32) = (900, 500);
 const FAMILY: &str = "nmt-dejavu-sans";
@@ -68,12 +68,7 @@ fn draw(rgb: &mut [u8], train: &[(f64, f64)], valid: &[(f64, f64, f64)]) -> std:
         .label_style((family, 13))
         .draw()
         .map_err(|e| err(&e))?;
-    chart
-        .configure_secondary_axes()
-        .y_desc("dev BLEU")
-        .label_style((family, 13))
-        .draw()
-        .map_err(|e| err(&e))?;
+    chart.configure_secondary_axes().y_desc("dev BLEU").label_style((family, 13)).draw().map_err(|e| err(&e))?;
     let blue = RGBColor(31, 119, 180);
     let orange = RGBColor(255, 127, 14);
     let green = RGBColor(44, 160, 44);
@@ -101,4 +96,3 @@ fn draw(rgb: &mut [u8], train: &[(f64, f64)], valid: &[(f64, f64, f64)]) -> std:
         .map_err(|e| err(&e))?;
     area.present().map_err(|e| err(&e))
 }
-

@@ -5,9 +5,7 @@ use std::ffi::OsString;
 
 /// The `--threads` value in effect: the one asked for, else the machine's cores.
 pub fn threads(requested: Option<usize>) -> usize {
-    requested
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1)
+    requested.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
 }
 
 /// Spin iterations of an idle libgomp thread before it sleeps, unless the user set a wait policy.
@@ -30,11 +28,7 @@ pub fn limit_openmp_spinning(threads: usize) {
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_else(|| OsString::from("nmt"));
     // `exec` returns only on failure; the process then simply goes on with libgomp's default.
-    let _ = std::process::Command::new(exe)
-        .arg0(argv0)
-        .args(args)
-        .env("GOMP_SPINCOUNT", GOMP_SPINCOUNT)
-        .exec();
+    let _ = std::process::Command::new(exe).arg0(argv0).args(args).env("GOMP_SPINCOUNT", GOMP_SPINCOUNT).exec();
 }
 
 /// Tells glibc to keep freed memory for reuse: a training step frees and reallocates the same large

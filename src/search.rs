@@ -253,7 +253,10 @@ pub fn beam_search(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, cfg: BeamCon
         let (top_lp, top_id) = logp.topk(width as i64, -1, true, true);
         let top_lp: Vec<f32> = Vec::try_from(top_lp.flatten(0, -1)).unwrap_or_default();
         let top_id: Vec<i64> = Vec::try_from(top_id.flatten(0, -1)).unwrap_or_default();
-        let host = HostWeights::new(&step.attended.weights.unsqueeze(1), step.attended.head_weights.as_ref().map(|h| h.unsqueeze(1)).as_ref());
+        let host = HostWeights::new(
+            &step.attended.weights.unsqueeze(1),
+            step.attended.head_weights.as_ref().map(|h| h.unsqueeze(1)).as_ref(),
+        );
         has_heads = host.heads.is_some();
         // Rows left empty keep pointing at their own sentence's first row; they are computed but unused.
         let mut origin: Vec<i64> = (0..b * k).map(|r| (r - r % k) as i64).collect();

@@ -123,10 +123,13 @@ pub fn batch_loss(model: &Seq2Seq, batch: &Batch, label_smoothing: f64, train: b
     let features = model.decoder.forward_real(&batch.tgt_in, enc.state, &enc.keys, train);
     // Row-major, as the features: tgt_out is real exactly where tgt_in is.
     let gold = batch.tgt_out.masked_select(&batch.tgt_in.ne(PAD));
-    model
-        .decoder
-        .logits(&features, train)
-        .cross_entropy_loss::<Tensor>(&gold, None, Reduction::Mean, -100, label_smoothing)
+    model.decoder.logits(&features, train).cross_entropy_loss::<Tensor>(
+        &gold,
+        None,
+        Reduction::Mean,
+        -100,
+        label_smoothing,
+    )
 }
 
 fn read_filtered(prefix: &Path, cfg: &Config, what: &str) -> Result<Vec<Pair>> {
@@ -161,7 +164,12 @@ pub fn train_tokenizers(pairs: &[Pair], cfg: &Config) -> Result<(Tokenizer, Toke
 }
 
 /// Encodes pairs, dropping (and counting) those over `max_len` tokens on either side.
-pub fn encode_pairs(pairs: &[Pair], src: &Tokenizer, tgt: &Tokenizer, max_len: usize) -> Result<(Vec<Example>, Vec<Pair>, usize)> {
+pub fn encode_pairs(
+    pairs: &[Pair],
+    src: &Tokenizer,
+    tgt: &Tokenizer,
+    max_len: usize,
+) -> Result<(Vec<Example>, Vec<Pair>, usize)> {
     let s = src.encode_batch(&pairs.iter().map(|p| p.src.as_str()).collect::<Vec<_>>())?;
     let t = tgt.encode_batch(&pairs.iter().map(|p| p.tgt.as_str()).collect::<Vec<_>>())?;
     let (mut examples, mut kept, mut long) = (Vec::new(), Vec::new(), 0);
@@ -239,7 +247,13 @@ pub fn train(config: Config, opts: &RunOptions) -> Result<Summary> {
     trainer.run()
 }
 
-fn prepare(config: &Config, src_tok: &Tokenizer, tgt_tok: &Tokenizer, pairs: &[Pair], dev_pairs: Vec<Pair>) -> Result<Prepared> {
+fn prepare(
+    config: &Config,
+    src_tok: &Tokenizer,
+    tgt_tok: &Tokenizer,
+    pairs: &[Pair],
+    dev_pairs: Vec<Pair>,
+) -> Result<Prepared> {
     let (train, _, long) = encode_pairs(pairs, src_tok, tgt_tok, config.data.max_len)?;
     if long > 0 {
         eprintln!("train: skipped {long} pairs longer than data.max_len = {} tokens", config.data.max_len);
@@ -248,7 +262,13 @@ fn prepare(config: &Config, src_tok: &Tokenizer, tgt_tok: &Tokenizer, pairs: &[P
         return Err(Error::data(&config.data.train, 0, "no usable training pairs"));
     }
     let (dev, dev_pairs, _) = encode_pairs(&dev_pairs, src_tok, tgt_tok, config.data.max_len)?;
-    eprintln!("data: {} train and {} dev pairs; vocab src {} tgt {}", train.len(), dev.len(), src_tok.vocab_size(), tgt_tok.vocab_size());
+    eprintln!(
+        "data: {} train and {} dev pairs; vocab src {} tgt {}",
+        train.len(),
+        dev.len(),
+        src_tok.vocab_size(),
+        tgt_tok.vocab_size()
+    );
     Ok(Prepared { train, dev, dev_pairs })
 }
 
@@ -266,7 +286,13 @@ struct Trainer<'a> {
 }
 
 impl<'a> Trainer<'a> {
-    fn new(config: Config, src_tok: Tokenizer, tgt_tok: Tokenizer, data: Prepared, opts: &'a RunOptions) -> Result<Self> {
+    fn new(
+        config: Config,
+        src_tok: Tokenizer,
+        tgt_tok: Tokenizer,
+        data: Prepared,
+        opts: &'a RunOptions,
+    ) -> Result<Self> {
         tch::manual_seed(config.train.seed as i64);
         let vs = nn::VarStore::new(opts.device);
         let model = Seq2Seq::new(&vs.root(), &config.model, src_tok.vocab_size() as i64, tgt_tok.vocab_size() as i64);
@@ -291,7 +317,8 @@ impl<'a> Trainer<'a> {
         let t = self.config.train.clone();
         let started = Instant::now();
         let minutes_before = self.state.minutes;
-        let size = if t.batch_tokens > 0 { BatchSize::Tokens(t.batch_tokens) } else { BatchSize::Sentences(t.batch_size) };
+        let size =
+            if t.batch_tokens > 0 { BatchSize::Tokens(t.batch_tokens) } else { BatchSize::Sentences(t.batch_size) };
         let (mut window_loss, mut window_tokens, mut window_steps) = (0.0, 0i64, 0usize);
         let mut window_start = Instant::now();
         let mut last_valid_step = self.state.step;
@@ -303,7 +330,11 @@ impl<'a> Trainer<'a> {
             if t.max_steps > 0 && self.state.step >= t.max_steps {
                 break StopReason::MaxSteps;
             }
-            let plan = plan_epoch(&self.data.train, size, t.seed.wrapping_mul(1_000_003).wrapping_add(self.state.epoch as u64));
+            let plan = plan_epoch(
+                &self.data.train,
+                size,
+                t.seed.wrapping_mul(1_000_003).wrapping_add(self.state.epoch as u64),
+            );
             let bar = progress_bar(plan.len() as u64, self.state.epoch);
             bar.set_position(self.state.batch_in_epoch as u64);
             for indices in plan.iter().skip(self.state.batch_in_epoch) {
@@ -333,7 +364,12 @@ impl<'a> Trainer<'a> {
                     let msg = format!("step {} loss {mean:.3} ppl {:.2} {tps:.0} tok/s", self.state.step, mean.exp());
                     if bar.is_hidden() {
                         // No terminal (a log file, CI): one line per log interval instead of the bar.
-                        eprintln!("epoch {} batch {}/{} {msg}", self.state.display_epoch(), self.state.batch_in_epoch, plan.len());
+                        eprintln!(
+                            "epoch {} batch {}/{} {msg}",
+                            self.state.display_epoch(),
+                            self.state.batch_in_epoch,
+                            plan.len()
+                        );
                     }
                     bar.set_message(msg);
                     self.records.push(Record::Train {
@@ -448,7 +484,8 @@ impl<'a> Trainer<'a> {
         let order: Vec<usize> = (0..dev.len()).collect();
         for chunk in order.chunks(64) {
             let batch = collate(dev, chunk, self.opts.device);
-            let loss = f64::try_from(batch_loss(&self.model, &batch, 0.0, false).to_kind(Kind::Double)).unwrap_or(f64::NAN);
+            let loss =
+                f64::try_from(batch_loss(&self.model, &batch, 0.0, false).to_kind(Kind::Double)).unwrap_or(f64::NAN);
             total += loss * batch.ntokens as f64;
             tokens += batch.ntokens;
         }
@@ -458,12 +495,10 @@ impl<'a> Trainer<'a> {
         };
         let srcs: Vec<String> = self.data.dev_pairs[..n].iter().map(|p| p.src.clone()).collect();
         let refs: Vec<&str> = self.data.dev_pairs[..n].iter().map(|p| p.tgt.as_str()).collect();
-        let translator = Translator { model: &self.model, src_tok: &self.src_tok, tgt_tok: &self.tgt_tok, device: self.opts.device };
-        let hyps: Vec<String> = translator
-            .translate(&srcs, &Options::default())?
-            .iter()
-            .map(|t| t.best_text().to_string())
-            .collect();
+        let translator =
+            Translator { model: &self.model, src_tok: &self.src_tok, tgt_tok: &self.tgt_tok, device: self.opts.device };
+        let hyps: Vec<String> =
+            translator.translate(&srcs, &Options::default())?.iter().map(|t| t.best_text().to_string()).collect();
         let bleu = if n == 0 { 0.0 } else { metrics::bleu(&hyps, &refs, false)?.score };
         let samples = srcs.into_iter().zip(hyps).take(self.config.train.valid_samples).collect();
         Ok((total / tokens.max(1) as f64, bleu, samples))
@@ -473,11 +508,8 @@ impl<'a> Trainer<'a> {
     fn check_finite(&self) -> Result<()> {
         let _guard = tch::no_grad_guard();
         // A sum in f64 of f32 values cannot overflow, so it is finite exactly when every value is.
-        let finite = self
-            .vs
-            .trainable_variables()
-            .iter()
-            .all(|v| f64::try_from(v.sum(Kind::Double)).is_ok_and(f64::is_finite));
+        let finite =
+            self.vs.trainable_variables().iter().all(|v| f64::try_from(v.sum(Kind::Double)).is_ok_and(f64::is_finite));
         if finite {
             Ok(())
         } else {
@@ -501,7 +533,8 @@ impl<'a> Trainer<'a> {
         meta.insert(STATE_KEY.to_string(), json);
         meta.insert("nmt.adam_step".to_string(), self.adam.step.to_string());
         checkpoint::save_weights(&self.opts.out.join(LAST), &self.vs, &self.adam.state_tensors(), Some(meta))?;
-        let text: String = self.records.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
+        let text: String =
+            self.records.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
         write_atomic(&self.opts.out.join(METRICS), text.as_bytes())?;
         plot::learning_curve(&self.records, &self.opts.out.join(checkpoint::LOSS_PLOT))
     }

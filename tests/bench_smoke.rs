@@ -29,27 +29,11 @@ fn bench_json_prints_one_line_with_the_five_positive_figures() {
     let out = Command::new(NMT)
         .args(["--threads", "1", "--device", "cpu", "bench", "--data"])
         .arg(data.path())
-        .args([
-            "--steps",
-            "2",
-            "--emb",
-            "8",
-            "--hidden",
-            "8",
-            "--batch",
-            "4",
-            "--max-len",
-            "3",
-            "--json",
-        ])
+        .args(["--steps", "2", "--emb", "8", "--hidden", "8", "--batch", "4", "--max-len", "3", "--json"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "bench failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "bench failed:\n{}", String::from_utf8_lossy(&out.stderr));
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "stdout must be exactly the JSON line, got:\n{stdout}");
     let json: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
@@ -64,9 +48,6 @@ fn bench_json_prints_one_line_with_the_five_positive_figures() {
     assert_eq!(object.len(), keys.len(), "unexpected keys in {json}");
     for key in keys {
         let value = object.get(key).and_then(|v| v.as_f64());
-        assert!(
-            value.is_some_and(|v| v > 0.0 && v.is_finite()),
-            "{key} is not a positive number in {json}"
-        );
+        assert!(value.is_some_and(|v| v > 0.0 && v.is_finite()), "{key} is not a positive number in {json}");
     }
 }

@@ -9,12 +9,7 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 
 /// Validation (so `best` and `last` are written) at every step: most moments fall near a checkpoint write.
-const SETTINGS: &[&str] = &[
-    "train.valid_every=1",
-    "train.max_steps=100000",
-    "train.max_epochs=0",
-    "train.patience=0",
-];
+const SETTINGS: &[&str] = &["train.valid_every=1", "train.max_steps=100000", "train.max_epochs=0", "train.patience=0"];
 
 /// SplitMix64: the kill moments are random but the same on every run of the test.
 struct Moments(u64);
@@ -39,10 +34,7 @@ fn spawn_training(ws: &Workspace, out: &str, resume: bool) -> Child {
     } else {
         ws.train_cmd(out, SETTINGS)
     };
-    cmd.stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
 /// Reads the child's stderr until `pred` has matched `n` lines (or the stream ends). → the lines read.
@@ -104,62 +96,31 @@ fn sigkill_at_five_seeded_moments_leaves_loadable_checkpoints_and_resume_is_neve
         }
         kills_with_last += dir.join("last.safetensors").exists() as usize;
     }
-    assert!(
-        kills_with_last >= 3,
-        "the moments should mostly fall after the first checkpoint"
-    );
+    assert!(kills_with_last >= 3, "the moments should mostly fall after the first checkpoint");
     // After the last kill: --resume takes the lock at once, continues, and clears the killed writes' temp files.
     if dir.join("last.safetensors").exists() {
-        ok(&mut ws.nmt(&[
-            "train",
-            "--out",
-            "run",
-            "--resume",
-            "--set",
-            "train.max_steps=1",
-        ]));
+        ok(&mut ws.nmt(&["train", "--out", "run", "--resume", "--set", "train.max_steps=1"]));
         assert!(temp_files(&dir).is_empty(), "{:?}", temp_files(&dir));
         loads(&ws, &dir, "last").unwrap();
     }
 }
 
 #[test]
-fn a_second_train_into_the_same_directory_refuses_while_the_first_lives_and_resume_works_after_a_crash(
-) {
+fn a_second_train_into_the_same_directory_refuses_while_the_first_lives_and_resume_works_after_a_crash() {
     let ws = Workspace::new(100);
     let mut first = spawn_training(&ws, "run", false);
     // Two validations printed: the first `last` is on disk.
     read_until(&mut first, 2, |l| l.starts_with("valid step"));
     let config = std::fs::read(ws.path("run/config.toml")).unwrap();
     let err = fails(&mut ws.train_cmd("run", &["train.max_steps=2"]));
-    assert!(
-        err.contains("another `nmt train`") && err.contains("lock"),
-        "{err}"
-    );
+    assert!(err.contains("another `nmt train`") && err.contains("lock"), "{err}");
     let err = fails(&mut ws.nmt(&["train", "--out", "run", "--resume"]));
-    assert!(
-        err.contains("another `nmt train`") && err.contains("lock"),
-        "{err}"
-    );
-    assert_eq!(
-        std::fs::read(ws.path("run/config.toml")).unwrap(),
-        config,
-        "the refused run wrote into the directory"
-    );
-    assert!(
-        first.try_wait().unwrap().is_none(),
-        "the first run must still be alive"
-    );
+    assert!(err.contains("another `nmt train`") && err.contains("lock"), "{err}");
+    assert_eq!(std::fs::read(ws.path("run/config.toml")).unwrap(), config, "the refused run wrote into the directory");
+    assert!(first.try_wait().unwrap().is_none(), "the first run must still be alive");
     sigkill(&mut first);
     // The kernel released the lock with the process.
-    ok(&mut ws.nmt(&[
-        "train",
-        "--out",
-        "run",
-        "--resume",
-        "--set",
-        "train.max_steps=1",
-    ]));
+    ok(&mut ws.nmt(&["train", "--out", "run", "--resume", "--set", "train.max_steps=1"]));
     loads(&ws, &ws.path("run"), "last").unwrap();
     loads(&ws, &ws.path("run"), "best").unwrap();
 }

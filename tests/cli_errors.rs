@@ -26,12 +26,8 @@ fn train_fails(ws: &Workspace, sets: &[&str]) -> String {
 #[test]
 fn corpus_errors_name_the_file_the_line_and_what_was_expected() {
     let ws = Workspace::new(20);
-    let lines = |n: usize| -> Vec<u8> {
-        (0..n)
-            .map(|i| format!("sentence number {i}\n"))
-            .collect::<String>()
-            .into_bytes()
-    };
+    let lines =
+        |n: usize| -> Vec<u8> { (0..n).map(|i| format!("sentence number {i}\n")).collect::<String>().into_bytes() };
     write(&ws, "mm.en", &lines(20));
     write(&ws, "mm.fr", &lines(19));
     write(&ws, "utf8.en", b"fine\nbad \xff byte\n");
@@ -45,19 +41,13 @@ fn corpus_errors_name_the_file_the_line_and_what_was_expected() {
     write(&ws, "c.tsv", b"a\tb\nno tab here\n");
     write(&ws, "c2.tsv", b"a\tb\tc\n");
     let cases: &[(&str, &[&str])] = &[
-        (
-            "data.train=mm",
-            &["mm.en", "has 20 lines", "mm.fr", "has 19"],
-        ),
+        ("data.train=mm", &["mm.en", "has 20 lines", "mm.fr", "has 19"]),
         ("data.train=utf8", &["utf8.en:2:", "invalid UTF-8"]),
         ("data.train=missing", &["missing.en", "No such file"]),
         ("data.train=empty", &["empty.en", "empty file"]),
         ("data.train=dir", &["dir.en", "is a directory"]),
         ("data.train=nul", &["nul.fr:2:", "NUL byte"]),
-        (
-            "data.train=c.tsv",
-            &["c.tsv:2:", "expected SOURCE<TAB>TARGET", "no tab"],
-        ),
+        ("data.train=c.tsv", &["c.tsv:2:", "expected SOURCE<TAB>TARGET", "no tab"]),
         ("data.train=c2.tsv", &["c2.tsv:1:", "2 tabs"]),
         ("data.dev=mm", &["mm.en", "has 20 lines", "mm.fr", "has 19"]),
     ];
@@ -83,15 +73,7 @@ fn over_long_corpus_lines_are_skipped_for_training_with_a_printed_count() {
         let text = std::fs::read_to_string(ws.path(&format!("train.{lang}"))).unwrap();
         let mut lines: Vec<&str> = text.lines().collect();
         lines[at] = &long;
-        write(
-            &ws,
-            &format!("long.{lang}"),
-            lines
-                .iter()
-                .map(|l| format!("{l}\n"))
-                .collect::<String>()
-                .as_bytes(),
-        );
+        write(&ws, &format!("long.{lang}"), lines.iter().map(|l| format!("{l}\n")).collect::<String>().as_bytes());
     }
     let out = ws.train("out", &["data.train=long", "train.max_steps=1"]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -104,23 +86,12 @@ fn over_long_corpus_lines_are_skipped_for_training_with_a_printed_count() {
 #[test]
 fn config_errors_name_the_key_or_field_and_what_is_allowed() {
     let ws = Workspace::new(20);
-    write(
-        &ws,
-        "unknown.toml",
-        b"[model]\nhidden_size = 32\nhiden_size = 3\n",
-    );
+    write(&ws, "unknown.toml", b"[model]\nhidden_size = 32\nhiden_size = 3\n");
     write(&ws, "type.toml", b"[model]\nhidden_size = \"big\"\n");
-    write(
-        &ws,
-        "syntax.toml",
-        b"[model]\nhidden_size = 32\nemb_size = \n",
-    );
+    write(&ws, "syntax.toml", b"[model]\nhidden_size = 32\nemb_size = \n");
     write(&ws, "section.toml", b"[modle]\nhidden_size = 32\n");
     let file_cases: &[(&str, &[&str])] = &[
-        (
-            "unknown.toml",
-            &["unknown.toml", "hiden_size", "hidden_size", "emb_size"],
-        ),
+        ("unknown.toml", &["unknown.toml", "hiden_size", "hidden_size", "emb_size"]),
         ("type.toml", &["model.hidden_size", "integer", "big"]),
         ("syntax.toml", &["syntax.toml:3"]),
         ("section.toml", &["modle", "model", "train"]),
@@ -131,47 +102,23 @@ fn config_errors_name_the_key_or_field_and_what_is_allowed() {
         assert_mentions(&err, needles);
     }
     let set_cases: &[(&[&str], &[&str])] = &[
-        (
-            &["model.atention=bahdanau"],
-            &[
-                "model.atention",
-                "no such field",
-                "model.attention",
-                "train.max_steps",
-            ],
-        ),
+        (&["model.atention=bahdanau"], &["model.atention", "no such field", "model.attention", "train.max_steps"]),
         (&["nofield=1"], &["nofield", "no such field", "valid keys"]),
         (&["model.hidden_size"], &["model.hidden_size", "key=value"]),
-        (
-            &["model.hidden_size=abc"],
-            &["model.hidden_size", "integer", "abc"],
-        ),
+        (&["model.hidden_size=abc"], &["model.hidden_size", "integer", "abc"]),
         (&["train.max_epochs=1.5"], &["train.max_epochs", "integer"]),
-        (
-            &["data.lowercase=maybe"],
-            &["data.lowercase", "true or false"],
-        ),
+        (&["data.lowercase=maybe"], &["data.lowercase", "true or false"]),
         (&["model.hidden_size=0"], &["model.hidden_size", "> 0"]),
         (&["model.emb_size=0"], &["model.emb_size", "> 0"]),
         (&["model.dropout=1.5"], &["model.dropout", "1.5", "[0, 1)"]),
         (&["train.lr=-1"], &["train.lr", "positive"]),
         (&["train.label_smoothing=1"], &["train.label_smoothing"]),
-        (
-            &["model.attention=cosine"],
-            &["cosine", "bahdanau", "luong-dot", "multihead"],
-        ),
+        (&["model.attention=cosine"], &["cosine", "bahdanau", "luong-dot", "multihead"]),
         (
             &["model.attention=luong-dot", "model.encoder_hidden_size=100"],
-            &[
-                "luong-dot",
-                "model.hidden_size",
-                "model.encoder_hidden_size",
-            ],
+            &["luong-dot", "model.hidden_size", "model.encoder_hidden_size"],
         ),
-        (
-            &["model.attention=multihead", "model.heads=5"],
-            &["model.heads", "divide"],
-        ),
+        (&["model.attention=multihead", "model.heads=5"], &["model.heads", "divide"]),
     ];
     for (sets, needles) in set_cases {
         let mut cmd = ws.nmt(&["train", "--config", "config.toml", "--out", "out"]);
@@ -236,33 +183,23 @@ fn model_directory_errors_say_which_file_is_wrong_and_how() {
     let cases: Vec<(String, &[&str])> = vec![
         ("nowhere".into(), &["nowhere", "no such model directory"]),
         (
-            variant(&ws, "no-config", |d| {
-                std::fs::remove_file(d.join("config.toml")).unwrap()
-            }),
+            variant(&ws, "no-config", |d| std::fs::remove_file(d.join("config.toml")).unwrap()),
             &["config.toml is missing"],
         ),
         (
-            variant(&ws, "no-best", |d| {
-                std::fs::remove_file(d.join("best.safetensors")).unwrap()
-            }),
+            variant(&ws, "no-best", |d| std::fs::remove_file(d.join("best.safetensors")).unwrap()),
             &["best.safetensors is missing", "--checkpoint last"],
         ),
         (
-            variant(&ws, "no-tok", |d| {
-                std::fs::remove_file(d.join("tokenizer.tgt.json")).unwrap()
-            }),
+            variant(&ws, "no-tok", |d| std::fs::remove_file(d.join("tokenizer.tgt.json")).unwrap()),
             &["tokenizer.tgt.json", "No such file"],
         ),
         (
-            variant(&ws, "empty", |d| {
-                std::fs::write(d.join("best.safetensors"), b"").unwrap()
-            }),
+            variant(&ws, "empty", |d| std::fs::write(d.join("best.safetensors"), b"").unwrap()),
             &["best.safetensors", "truncated or corrupt"],
         ),
         (
-            variant(&ws, "truncated", |d| {
-                std::fs::write(d.join("best.safetensors"), &best[..best.len() / 2]).unwrap()
-            }),
+            variant(&ws, "truncated", |d| std::fs::write(d.join("best.safetensors"), &best[..best.len() / 2]).unwrap()),
             &["best.safetensors", "truncated or corrupt"],
         ),
         (
@@ -277,11 +214,7 @@ fn model_directory_errors_say_which_file_is_wrong_and_how() {
         ),
         (
             variant(&ws, "garbage", |d| {
-                std::fs::write(
-                    d.join("best.safetensors"),
-                    b"\xff\xff\xff\xff\xff\xff\xff\x7fjunk",
-                )
-                .unwrap()
+                std::fs::write(d.join("best.safetensors"), b"\xff\xff\xff\xff\xff\xff\xff\x7fjunk").unwrap()
             }),
             &["best.safetensors", "truncated or corrupt"],
         ),
@@ -295,23 +228,12 @@ fn model_directory_errors_say_which_file_is_wrong_and_how() {
         ),
         (
             variant(&ws, "swapped-tok", |d| {
-                std::fs::copy(
-                    ws.path("other/tokenizer.src.json"),
-                    d.join("tokenizer.src.json"),
-                )
-                .map(drop)
-                .unwrap()
+                std::fs::copy(ws.path("other/tokenizer.src.json"), d.join("tokenizer.src.json")).map(drop).unwrap()
             }),
             &["tokenizer.src.json", "does not match", "sha256"],
         ),
-        (
-            edited("newer", "format_version = 1", "format_version = 99"),
-            &["format_version 99", "newer"],
-        ),
-        (
-            edited("bad-config", "hidden_size = 32", "hidden_size = \"x\""),
-            &["config.toml:", "hidden_size"],
-        ),
+        (edited("newer", "format_version = 1", "format_version = 99"), &["format_version 99", "newer"]),
+        (edited("bad-config", "hidden_size = 32", "hidden_size = \"x\""), &["config.toml:", "hidden_size"]),
     ];
     assert!(
         config.contains("hidden_size = 32")
@@ -327,18 +249,12 @@ fn model_directory_errors_say_which_file_is_wrong_and_how() {
         // `info` shows the other checkpoint when only `best` is broken, and says what is wrong with it.
         let info = ws.nmt(&["info", "--model", dir]).output().unwrap();
         assert_no_panic(&info);
-        let text = String::from_utf8_lossy(if info.status.success() {
-            &info.stdout
-        } else {
-            &info.stderr
-        })
-        .into_owned();
+        let text =
+            String::from_utf8_lossy(if info.status.success() { &info.stdout } else { &info.stderr }).into_owned();
         assert_mentions(&text, needles);
     }
     // A bad `last` is reported when it is asked for, and by --resume.
-    let bad_last = variant(&ws, "bad-last", |d| {
-        std::fs::write(d.join("last.safetensors"), b"12345678").unwrap()
-    });
+    let bad_last = variant(&ws, "bad-last", |d| std::fs::write(d.join("last.safetensors"), b"12345678").unwrap());
     assert_mentions(
         &translate_fails(&ws, &["--model", &bad_last, "--checkpoint", "last"], "x\n"),
         &["last.safetensors", "truncated or corrupt"],
@@ -354,14 +270,8 @@ fn translation_input_errors_name_the_line() {
     let ws = trained();
     write(&ws, "nul.txt", b"fine\nnot\0fine\n");
     write(&ws, "latin1.txt", b"caf\xe9\n");
-    assert_mentions(
-        &translate_fails(&ws, &["--model", "m", "--input", "nul.txt"], ""),
-        &["nul.txt:2:", "NUL byte"],
-    );
-    assert_mentions(
-        &translate_fails(&ws, &["--model", "m"], "fine\nnot\0fine\n"),
-        &["stdin:2:", "NUL byte"],
-    );
+    assert_mentions(&translate_fails(&ws, &["--model", "m", "--input", "nul.txt"], ""), &["nul.txt:2:", "NUL byte"]);
+    assert_mentions(&translate_fails(&ws, &["--model", "m"], "fine\nnot\0fine\n"), &["stdin:2:", "NUL byte"]);
     assert_mentions(
         &translate_fails(&ws, &["--model", "m", "--input", "latin1.txt"], ""),
         &["latin1.txt:1:", "invalid UTF-8"],
@@ -370,29 +280,12 @@ fn translation_input_errors_name_the_line() {
         &translate_fails(&ws, &["--model", "m", "--input", "absent.txt"], ""),
         &["absent.txt", "No such file"],
     );
-    let out = ws
-        .nmt(&[
-            "translate",
-            "--model",
-            "m",
-            "--output",
-            "no/such/dir/out.txt",
-        ])
-        .output()
-        .unwrap();
+    let out = ws.nmt(&["translate", "--model", "m", "--output", "no/such/dir/out.txt"]).output().unwrap();
     assert_no_panic(&out);
     write(&ws, "two.txt", b"a\nb\n");
     write(&ws, "three.txt", b"a\nb\nc\n");
     assert_mentions(
-        &fails(&mut ws.nmt(&[
-            "eval",
-            "--model",
-            "m",
-            "--src",
-            "two.txt",
-            "--ref",
-            "three.txt",
-        ])),
+        &fails(&mut ws.nmt(&["eval", "--model", "m", "--src", "two.txt", "--ref", "three.txt"])),
         &["two.txt has 2 lines", "three.txt has 3"],
     );
     assert_mentions(
@@ -407,35 +300,16 @@ fn train_refuses_to_overwrite_a_run_and_resume_needs_one() {
     let last = std::fs::read(ws.path("m/last.safetensors")).unwrap();
     let err = fails(&mut ws.train_cmd("m", &["train.max_steps=1"]));
     assert_mentions(&err, &["already holds a training run", "--resume"]);
-    assert_eq!(
-        std::fs::read(ws.path("m/last.safetensors")).unwrap(),
-        last,
-        "the refused run changed last"
-    );
+    assert_eq!(std::fs::read(ws.path("m/last.safetensors")).unwrap(), last, "the refused run changed last");
     // A run that only got as far as `best` is protected too.
-    let only_best = variant(&ws, "only-best", |d| {
-        std::fs::remove_file(d.join("last.safetensors")).unwrap()
-    });
-    assert_mentions(
-        &fails(&mut ws.train_cmd(&only_best, &[])),
-        &["holds the best.safetensors", "cannot be resumed"],
-    );
-    assert_mentions(
-        &fails(&mut ws.nmt(&["train", "--out", &only_best, "--resume"])),
-        &["nothing to resume"],
-    );
+    let only_best = variant(&ws, "only-best", |d| std::fs::remove_file(d.join("last.safetensors")).unwrap());
+    assert_mentions(&fails(&mut ws.train_cmd(&only_best, &[])), &["holds the best.safetensors", "cannot be resumed"]);
+    assert_mentions(&fails(&mut ws.nmt(&["train", "--out", &only_best, "--resume"])), &["nothing to resume"]);
     assert_mentions(
         &fails(&mut ws.nmt(&["train", "--out", "nowhere", "--resume"])),
         &["nowhere", "no such model directory"],
     );
-    let err = fails(&mut ws.nmt(&[
-        "train",
-        "--out",
-        "m",
-        "--resume",
-        "--set",
-        "model.hidden_size=64",
-    ]));
+    let err = fails(&mut ws.nmt(&["train", "--out", "m", "--resume", "--set", "model.hidden_size=64"]));
     assert_mentions(&err, &["--resume", "only train.*", "--set", "model.hidden_size (was 32, now 64)"]);
     // Repeating the original value is not a change: re-running the training command with --resume works.
     ok(&mut ws.nmt(&[
@@ -480,10 +354,8 @@ fn with_file_limit(ws: &Workspace, blocks: u64, args: &[&str]) -> std::process::
 #[test]
 fn a_write_error_from_a_full_disk_is_reported_and_the_previous_checkpoint_stays_intact() {
     let ws = trained();
-    let (best, last) = (
-        std::fs::read(ws.path("m/best.safetensors")).unwrap(),
-        std::fs::read(ws.path("m/last.safetensors")).unwrap(),
-    );
+    let (best, last) =
+        (std::fs::read(ws.path("m/best.safetensors")).unwrap(), std::fs::read(ws.path("m/last.safetensors")).unwrap());
     // `last` holds the weights and Adam's two moments, so it is about 3× `best`. A limit between the two
     // (whether the shell counts blocks of 512 or 1024 bytes) lets `best` be written but not `last`.
     assert!(last.len() > 2 * best.len() + 4096);
@@ -491,28 +363,12 @@ fn a_write_error_from_a_full_disk_is_reported_and_the_previous_checkpoint_stays_
     let out = with_file_limit(
         &ws,
         blocks,
-        &[
-            "train",
-            "--out",
-            "m",
-            "--resume",
-            "--set",
-            "train.max_steps=4",
-            "--log-every",
-            "1",
-        ],
+        &["train", "--out", "m", "--resume", "--set", "train.max_steps=4", "--log-every", "1"],
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "the write error was not reported:\n{err}"
-    );
+    assert!(!out.status.success(), "the write error was not reported:\n{err}");
     assert_mentions(&err, &["error:", "last.safetensors", "File too large"]);
-    assert_eq!(
-        std::fs::read(ws.path("m/last.safetensors")).unwrap(),
-        last,
-        "the previous last changed"
-    );
+    assert_eq!(std::fs::read(ws.path("m/last.safetensors")).unwrap(), last, "the previous last changed");
     loads(&ws, &ws.path("m"), "last").unwrap();
     loads(&ws, &ws.path("m"), "best").unwrap();
     let temps: Vec<_> = std::fs::read_dir(ws.path("m"))
@@ -522,23 +378,14 @@ fn a_write_error_from_a_full_disk_is_reported_and_the_previous_checkpoint_stays_
         .collect();
     assert!(temps.is_empty(), "temp files left: {temps:?}");
     // With room again, the run resumes from the intact checkpoint.
-    ok(&mut ws.nmt(&[
-        "train",
-        "--out",
-        "m",
-        "--resume",
-        "--set",
-        "train.max_steps=4",
-    ]));
+    ok(&mut ws.nmt(&["train", "--out", "m", "--resume", "--set", "train.max_steps=4"]));
 }
 
 #[test]
 fn a_non_finite_loss_stops_training_naming_the_step_and_keeps_the_last_good_checkpoints() {
     let ws = trained();
-    let (best, last) = (
-        std::fs::read(ws.path("m/best.safetensors")).unwrap(),
-        std::fs::read(ws.path("m/last.safetensors")).unwrap(),
-    );
+    let (best, last) =
+        (std::fs::read(ws.path("m/best.safetensors")).unwrap(), std::fs::read(ws.path("m/last.safetensors")).unwrap());
     // Adam moves every weight by about lr per step, so lr = 1e30 overflows the network within a few steps.
     let err = fails(&mut ws.nmt(&[
         "train",
@@ -554,43 +401,14 @@ fn a_non_finite_loss_stops_training_naming_the_step_and_keeps_the_last_good_chec
         "--set",
         "train.valid_every=1",
     ]));
-    assert_mentions(
-        &err,
-        &[
-            "error: training:",
-            "became",
-            "at step ",
-            "last good checkpoints",
-            "intact",
-            "--resume",
-        ],
-    );
+    assert_mentions(&err, &["error: training:", "became", "at step ", "last good checkpoints", "intact", "--resume"]);
     let line = err.lines().find(|l| l.starts_with("error:")).unwrap();
-    let step: usize = line
-        .split("at step ")
-        .nth(1)
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let step: usize = line.split("at step ").nth(1).unwrap().split(';').next().unwrap().parse().unwrap();
     assert!((3..=40).contains(&step), "{err}");
     assert_eq!(std::fs::read(ws.path("m/best.safetensors")).unwrap(), best);
     assert_eq!(std::fs::read(ws.path("m/last.safetensors")).unwrap(), last);
     // A lower learning rate on --resume takes effect, and training goes on from the good checkpoint.
-    let out = ok(&mut ws.nmt(&[
-        "train",
-        "--out",
-        "m",
-        "--resume",
-        "--set",
-        "train.lr=0.001",
-        "--set",
-        "train.max_steps=4",
-    ]));
-    assert_mentions(
-        &String::from_utf8_lossy(&out.stderr),
-        &["learning rate set to train.lr = 0.001"],
-    );
+    let out =
+        ok(&mut ws.nmt(&["train", "--out", "m", "--resume", "--set", "train.lr=0.001", "--set", "train.max_steps=4"]));
+    assert_mentions(&String::from_utf8_lossy(&out.stderr), &["learning rate set to train.lr = 0.001"]);
 }

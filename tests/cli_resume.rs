@@ -9,29 +9,17 @@ use std::process::Stdio;
 
 /// Dropout on so that restoring the random state matters; validation every step with LR decay on plateau
 /// so that the schedule's state matters too; no early stopping.
-const SETTINGS: &[&str] = &[
-    "model.dropout=0.3",
-    "train.valid_every=1",
-    "train.patience=0",
-    "train.lr_patience=2",
-];
+const SETTINGS: &[&str] = &["model.dropout=0.3", "train.valid_every=1", "train.patience=0", "train.lr_patience=2"];
 
 fn settings_with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     SETTINGS.iter().chain(extra).copied().collect()
 }
 
 fn assert_same_trajectory(a: &[(u64, f64)], b: &[(u64, f64)]) {
-    assert_eq!(
-        a.len(),
-        b.len(),
-        "different numbers of logged steps:\n{a:?}\n{b:?}"
-    );
+    assert_eq!(a.len(), b.len(), "different numbers of logged steps:\n{a:?}\n{b:?}");
     for ((sa, la), (sb, lb)) in a.iter().zip(b) {
         assert_eq!(sa, sb, "step numbers differ");
-        assert!(
-            (la - lb).abs() <= 1e-6,
-            "step {sa}: loss {la} uninterrupted vs {lb} resumed"
-        );
+        assert!((la - lb).abs() <= 1e-6, "step {sa}: loss {la} uninterrupted vs {lb} resumed");
     }
 }
 
@@ -89,17 +77,11 @@ fn resume_after_a_step_limit_mid_epoch_reproduces_the_uninterrupted_losses_acros
     ws.train("a", &settings_with(&["train.max_steps=12"]));
     ws.train("b", &settings_with(&["train.max_steps=6"]));
     resume(&ws, "b", &["train.max_steps=12"]);
-    let (a, b) = (
-        train_losses(&ws.path("a/metrics.jsonl")),
-        train_losses(&ws.path("b/metrics.jsonl")),
-    );
+    let (a, b) = (train_losses(&ws.path("a/metrics.jsonl")), train_losses(&ws.path("b/metrics.jsonl")));
     assert_eq!(a.len(), 12);
     // 64 pairs in batches of 16: 12 steps span three epochs, so the resumed half crosses epoch boundaries.
     let e = epochs(&ws.path("a/metrics.jsonl"));
-    assert!(
-        e.last().unwrap().1 >= e[6].1 + 1,
-        "the resumed part must cross an epoch boundary: {e:?}"
-    );
+    assert!(e.last().unwrap().1 >= e[6].1 + 1, "the resumed part must cross an epoch boundary: {e:?}");
     assert_same_trajectory(&a, &b);
     assert_eq!(
         std::fs::read(ws.path("a/best.safetensors")).unwrap(),
@@ -114,18 +96,11 @@ fn resume_exactly_at_an_epoch_end_reproduces_the_uninterrupted_losses() {
     ws.train("a", &settings_with(&["train.max_steps=10"]));
     let e = epochs(&ws.path("a/metrics.jsonl"));
     // The last step of epoch 1.
-    let end = e
-        .windows(2)
-        .find(|w| w[0].1 != w[1].1)
-        .map(|w| w[0].0)
-        .unwrap();
+    let end = e.windows(2).find(|w| w[0].1 != w[1].1).map(|w| w[0].0).unwrap();
     let first = format!("train.max_steps={end}");
     ws.train("b", &settings_with(&[first.as_str()]));
     resume(&ws, "b", &["train.max_steps=10"]);
-    assert_same_trajectory(
-        &train_losses(&ws.path("a/metrics.jsonl")),
-        &train_losses(&ws.path("b/metrics.jsonl")),
-    );
+    assert_same_trajectory(&train_losses(&ws.path("a/metrics.jsonl")), &train_losses(&ws.path("b/metrics.jsonl")));
 }
 
 #[test]
@@ -176,36 +151,16 @@ fn sigint_saves_last_exits_zero_says_how_to_resume_and_resume_continues_exactly(
     let (success, rest) = interrupt(&ws, "b", "train.valid_every=3", 3, libc::SIGINT);
     assert!(success, "SIGINT must exit 0:\n{rest}");
     assert!(!rest.contains("panicked"), "{rest}");
-    let msg = rest
-        .lines()
-        .find(|l| l.contains("interrupted at step"))
-        .unwrap_or_else(|| panic!("no message:\n{rest}"));
-    assert!(
-        msg.contains("--resume") && msg.contains("last.safetensors"),
-        "{msg}"
-    );
-    let step: u64 = msg
-        .split("interrupted at step ")
-        .nth(1)
-        .unwrap()
-        .split(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let msg = rest.lines().find(|l| l.contains("interrupted at step")).unwrap_or_else(|| panic!("no message:\n{rest}"));
+    assert!(msg.contains("--resume") && msg.contains("last.safetensors"), "{msg}");
+    let step: u64 = msg.split("interrupted at step ").nth(1).unwrap().split(':').next().unwrap().parse().unwrap();
     assert!(step >= 9, "{msg}");
     loads(&ws, &ws.path("b"), "last").unwrap();
 
     let total = format!("train.max_steps={}", step + 4);
     resume(&ws, "b", &[&total, "train.max_epochs=0"]);
-    ws.train(
-        "a",
-        &settings_with(&["train.valid_every=3", "train.max_epochs=0", total.as_str()]),
-    );
-    let (a, b) = (
-        train_losses(&ws.path("a/metrics.jsonl")),
-        train_losses(&ws.path("b/metrics.jsonl")),
-    );
+    ws.train("a", &settings_with(&["train.valid_every=3", "train.max_epochs=0", total.as_str()]));
+    let (a, b) = (train_losses(&ws.path("a/metrics.jsonl")), train_losses(&ws.path("b/metrics.jsonl")));
     assert_eq!(a.len() as u64, step + 4);
     assert_same_trajectory(&a, &b);
 }
@@ -215,9 +170,6 @@ fn sigterm_also_saves_last_and_exits_zero() {
     let ws = Workspace::new(64);
     let (success, rest) = interrupt(&ws, "b", "train.valid_every=2", 1, libc::SIGTERM);
     assert!(success, "SIGTERM must exit 0:\n{rest}");
-    assert!(
-        rest.lines().any(|l| l.contains("interrupted at step") && l.contains("--resume")),
-        "{rest}"
-    );
+    assert!(rest.lines().any(|l| l.contains("interrupted at step") && l.contains("--resume")), "{rest}");
     loads(&ws, &ws.path("b"), "last").unwrap();
 }

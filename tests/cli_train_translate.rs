@@ -54,57 +54,30 @@ fn train_writes_a_self_contained_model_directory() {
     ] {
         assert!(ws.path("m").join(f).is_file(), "{f} missing");
     }
-    let config: toml::Table = std::fs::read_to_string(ws.path("m/config.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(
-        config["format_version"].as_integer(),
-        Some(nmt::config::FORMAT_VERSION as i64)
-    );
+    let config: toml::Table = std::fs::read_to_string(ws.path("m/config.toml")).unwrap().parse().unwrap();
+    assert_eq!(config["format_version"].as_integer(), Some(nmt::config::FORMAT_VERSION as i64));
     let hashes = config["tokenizers"].as_table().unwrap();
     let src_json = std::fs::read_to_string(ws.path("m/tokenizer.src.json")).unwrap();
-    assert_eq!(
-        hashes["src"].as_str(),
-        Some(nmt::checkpoint::sha256_hex(&src_json).as_str())
-    );
+    assert_eq!(hashes["src"].as_str(), Some(nmt::checkpoint::sha256_hex(&src_json).as_str()));
     // Data paths are stored absolute, so the directory works from any current directory.
     assert!(std::path::Path::new(config["data"]["train"].as_str().unwrap()).is_absolute());
-    let steps: Vec<u64> = train_losses(&ws.path("m/metrics.jsonl"))
-        .iter()
-        .map(|s| s.0)
-        .collect();
+    let steps: Vec<u64> = train_losses(&ws.path("m/metrics.jsonl")).iter().map(|s| s.0).collect();
     assert_eq!(steps, [1, 2, 3, 4]);
     let metrics = std::fs::read_to_string(ws.path("m/metrics.jsonl")).unwrap();
-    let valid: Vec<Value> = metrics
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|v| v["kind"] == "valid")
-        .collect();
-    assert_eq!(
-        valid
-            .iter()
-            .map(|v| v["step"].as_u64().unwrap())
-            .collect::<Vec<_>>(),
-        [2, 4]
-    );
+    let valid: Vec<Value> =
+        metrics.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|v| v["kind"] == "valid").collect();
+    assert_eq!(valid.iter().map(|v| v["step"].as_u64().unwrap()).collect::<Vec<_>>(), [2, 4]);
     for key in ["dev_loss", "dev_ppl", "dev_bleu", "lr", "best"] {
         assert!(!valid[0][key].is_null(), "valid record lacks {key}");
     }
-    assert!(std::fs::read(ws.path("m/loss.png"))
-        .unwrap()
-        .starts_with(b"\x89PNG"));
+    assert!(std::fs::read(ws.path("m/loss.png")).unwrap().starts_with(b"\x89PNG"));
 }
 
 #[test]
 fn translate_gives_one_line_per_input_line_in_order_for_hostile_lines_greedy_and_beam() {
     let ws = trained(&[]);
     let lines = hostile_lines();
-    for args in [
-        &[][..],
-        &["--beam", "3"],
-        &["--beam", "2", "--batch-size", "2"],
-    ] {
+    for args in [&[][..], &["--beam", "3"], &["--beam", "2", "--batch-size", "2"]] {
         let mut all = args.to_vec();
         all.extend(["--attention-json", "a.jsonl"]);
         let out = ws.translate("m", &all, &input_of(&lines));
@@ -112,31 +85,17 @@ fn translate_gives_one_line_per_input_line_in_order_for_hostile_lines_greedy_and
         assert_eq!(outs.len(), lines.len(), "{args:?}: {out:?}");
         for (i, (input, output)) in lines.iter().zip(&outs).enumerate() {
             if is_blank(input) {
-                assert_eq!(
-                    *output, "",
-                    "{args:?}: blank line {i} must give an empty line"
-                );
+                assert_eq!(*output, "", "{args:?}: blank line {i} must give an empty line");
             }
         }
         // The JSON records name their input line, so they prove the order of the output lines.
         let records = std::fs::read_to_string(ws.path("a.jsonl")).unwrap();
-        let records: Vec<Value> = records
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let records: Vec<Value> = records.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(records.len(), lines.len());
         for (i, r) in records.iter().enumerate() {
             assert_eq!(r["line"].as_u64(), Some(i as u64));
-            assert_eq!(
-                r["source_text"].as_str(),
-                Some(lines[i].as_str()),
-                "{args:?} line {i}"
-            );
-            assert_eq!(
-                r["translation"].as_str(),
-                Some(outs[i]),
-                "{args:?} line {i}"
-            );
+            assert_eq!(r["source_text"].as_str(), Some(lines[i].as_str()), "{args:?} line {i}");
+            assert_eq!(r["translation"].as_str(), Some(outs[i]), "{args:?} line {i}");
         }
     }
 }
@@ -146,15 +105,7 @@ fn translate_reads_input_and_writes_output_files_like_stdin_and_stdout() {
     let ws = trained(&[]);
     let lines = hostile_lines();
     std::fs::write(ws.path("in.txt"), input_of(&lines)).unwrap();
-    ok(&mut ws.nmt(&[
-        "translate",
-        "--model",
-        "m",
-        "--input",
-        "in.txt",
-        "--output",
-        "out.txt",
-    ]));
+    ok(&mut ws.nmt(&["translate", "--model", "m", "--input", "in.txt", "--output", "out.txt"]));
     let piped = ws.translate("m", &[], &input_of(&lines));
     assert_eq!(std::fs::read_to_string(ws.path("out.txt")).unwrap(), piped);
     // An empty input gives an empty output.
@@ -164,11 +115,7 @@ fn translate_reads_input_and_writes_output_files_like_stdin_and_stdout() {
 #[test]
 fn n_best_prints_n_tab_separated_hypotheses_with_scores_best_first() {
     let ws = trained(&[]);
-    let lines = [
-        "the small doctor carries the red book.",
-        "",
-        "there is a key on a clean newspaper.",
-    ];
+    let lines = ["the small doctor carries the red book.", "", "there is a key on a clean newspaper."];
     let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
     let out = ws.translate("m", &["--beam", "3", "--n-best", "3"], &input);
     let outs: Vec<&str> = out.lines().collect();
@@ -177,16 +124,8 @@ fn n_best_prints_n_tab_separated_hypotheses_with_scores_best_first() {
     for line in [outs[0], outs[2]] {
         let fields: Vec<&str> = line.split('\t').collect();
         assert_eq!(fields.len(), 6, "{line:?}");
-        let scores: Vec<f64> = fields
-            .iter()
-            .skip(1)
-            .step_by(2)
-            .map(|s| s.parse().unwrap())
-            .collect();
-        assert!(
-            scores.windows(2).all(|w| w[0] >= w[1]),
-            "not best first: {scores:?}"
-        );
+        let scores: Vec<f64> = fields.iter().skip(1).step_by(2).map(|s| s.parse().unwrap()).collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "not best first: {scores:?}");
     }
 }
 
@@ -195,46 +134,25 @@ fn check_record(r: &Value, input: &str, heads: Option<usize>) {
     let obj = r.as_object().unwrap();
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
     keys.sort();
-    let mut expected = vec![
-        "line",
-        "source",
-        "source_text",
-        "target",
-        "translation",
-        "weights",
-    ];
+    let mut expected = vec!["line", "source", "source_text", "target", "translation", "weights"];
     if heads.is_some() && !is_blank(input) {
         expected.push("head_weights");
         expected.sort();
     }
     assert_eq!(keys, expected);
-    let (source, target) = (
-        r["source"].as_array().unwrap(),
-        r["target"].as_array().unwrap(),
-    );
+    let (source, target) = (r["source"].as_array().unwrap(), r["target"].as_array().unwrap());
     let weights = r["weights"].as_array().unwrap();
     if is_blank(input) {
-        assert!(
-            source.is_empty() && target.is_empty() && weights.is_empty(),
-            "{r}"
-        );
+        assert!(source.is_empty() && target.is_empty() && weights.is_empty(), "{r}");
         return;
     }
-    assert_eq!(
-        source.last().and_then(Value::as_str),
-        Some("</s>"),
-        "the encoder sees EOS last"
-    );
+    assert_eq!(source.last().and_then(Value::as_str), Some("</s>"), "the encoder sees EOS last");
     assert!(!target.is_empty());
     let check_matrix = |m: &[Value], what: &str| {
         assert_eq!(m.len(), target.len(), "{what}: one row per target token");
         for row in m {
             let row = row.as_array().unwrap();
-            assert_eq!(
-                row.len(),
-                source.len(),
-                "{what}: one column per source token"
-            );
+            assert_eq!(row.len(), source.len(), "{what}: one column per source token");
             let sum: f64 = row.iter().map(|w| w.as_f64().unwrap()).sum();
             assert!((sum - 1.0).abs() <= 1e-4, "{what}: row sums to {sum}");
         }
@@ -253,24 +171,14 @@ fn check_record(r: &Value, input: &str, heads: Option<usize>) {
 fn attention_json_has_the_documented_keys_and_row_stochastic_target_by_source_weights() {
     let ws = trained(&[]);
     let lines = hostile_lines();
-    ws.translate(
-        "m",
-        &["--attention-json", "a.jsonl", "--beam", "2"],
-        &input_of(&lines),
-    );
+    ws.translate("m", &["--attention-json", "a.jsonl", "--beam", "2"], &input_of(&lines));
     let text = std::fs::read_to_string(ws.path("a.jsonl")).unwrap();
     assert_eq!(text.lines().count(), lines.len());
     for (line, input) in text.lines().zip(&lines) {
         check_record(&serde_json::from_str(line).unwrap(), input, None);
     }
     // What was written reads back (the heatmap command's reader validates every record).
-    ok(&mut ws.nmt(&[
-        "heatmap",
-        "--from-json",
-        "a.jsonl",
-        "--out-dir",
-        "from-json",
-    ]));
+    ok(&mut ws.nmt(&["heatmap", "--from-json", "a.jsonl", "--out-dir", "from-json"]));
     assert!(ws.path("from-json/index.html").is_file());
 }
 
@@ -288,26 +196,16 @@ fn attention_json_of_a_multihead_model_adds_per_head_weights() {
 #[test]
 fn heatmaps_dir_gets_one_png_per_non_empty_line_and_an_index_page() {
     let ws = trained(&[]);
-    let lines = [
-        "the small doctor carries the red book.",
-        "",
-        "does she find twelve brave teachers?",
-    ];
+    let lines = ["the small doctor carries the red book.", "", "does she find twelve brave teachers?"];
     let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
     ws.translate("m", &["--heatmaps", "hm"], &input);
-    let mut names: Vec<String> = std::fs::read_dir(ws.path("hm"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(ws.path("hm")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     assert_eq!(names, ["0001.png", "0003.png", "index.html"]);
     for png in ["0001.png", "0003.png"] {
-        assert!(std::fs::read(ws.path("hm").join(png))
-            .unwrap()
-            .starts_with(b"\x89PNG"));
-        assert!(std::fs::read_to_string(ws.path("hm/index.html"))
-            .unwrap()
-            .contains(png));
+        assert!(std::fs::read(ws.path("hm").join(png)).unwrap().starts_with(b"\x89PNG"));
+        assert!(std::fs::read_to_string(ws.path("hm/index.html")).unwrap().contains(png));
     }
 }
 
@@ -315,14 +213,9 @@ fn heatmaps_dir_gets_one_png_per_non_empty_line_and_an_index_page() {
 fn info_prints_parameters_vocabularies_training_state_and_config() {
     let ws = trained(&[]);
     let out = String::from_utf8(ok(&mut ws.nmt(&["info", "--model", "m"])).stdout).unwrap();
-    for needle in [
-        "parameters: ",
-        "vocabulary: source",
-        "training state: ",
-        "\"step\":4",
-        "format_version",
-        "hidden_size = 32",
-    ] {
+    for needle in
+        ["parameters: ", "vocabulary: source", "training state: ", "\"step\":4", "format_version", "hidden_size = 32"]
+    {
         assert!(out.contains(needle), "{needle:?} missing from:\n{out}");
     }
 }
@@ -341,11 +234,7 @@ fn score_json(ws: &Workspace, hyp: &str, reference: &str, lowercase: bool) -> (f
 fn score_prints_exactly_the_library_metrics_of_the_same_files() {
     let ws = Workspace::new(10);
     // Perturbed toy lines: some words dropped and swapped, one empty hypothesis, one in capitals.
-    let refs: Vec<String> = std::fs::read_to_string(ws.path("dev.fr"))
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect();
+    let refs: Vec<String> = std::fs::read_to_string(ws.path("dev.fr")).unwrap().lines().map(String::from).collect();
     let hyps: Vec<String> = refs
         .iter()
         .enumerate()
@@ -363,10 +252,7 @@ fn score_prints_exactly_the_library_metrics_of_the_same_files() {
         assert!((bleu - nmt::metrics::bleu(&hyps, &refs, lowercase).unwrap().score).abs() < 1e-9);
         assert!((chrf - nmt::metrics::chrf(&hyps, &refs, lowercase).unwrap().score).abs() < 1e-9);
     }
-    let text = String::from_utf8(
-        ok(&mut ws.nmt(&["score", "--hyp", "hyp.txt", "--ref", "dev.fr"])).stdout,
-    )
-    .unwrap();
+    let text = String::from_utf8(ok(&mut ws.nmt(&["score", "--hyp", "hyp.txt", "--ref", "dev.fr"])).stdout).unwrap();
     let expected = format!(
         "{}\n{}\n",
         nmt::metrics::bleu(&hyps, &refs, false).unwrap(),
@@ -378,34 +264,18 @@ fn score_prints_exactly_the_library_metrics_of_the_same_files() {
 #[test]
 fn eval_prints_bleu_and_chrf_of_its_own_translations() {
     let ws = trained(&[]);
-    let out = ok(&mut ws.nmt(&[
-        "eval", "--model", "m", "--src", "test.en", "--ref", "test.fr", "--output", "hyp.txt",
-    ]));
+    let out = ok(&mut ws.nmt(&["eval", "--model", "m", "--src", "test.en", "--ref", "test.fr", "--output", "hyp.txt"]));
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
     let (bleu_line, chrf_line) = (lines.next().unwrap(), lines.next().unwrap());
     assert!(bleu_line.starts_with("BLEU = "), "{text}");
     assert!(chrf_line.starts_with("chrF2 = "), "{text}");
     // The printed scores are those of the translations it wrote.
-    let hyps: Vec<String> = std::fs::read_to_string(ws.path("hyp.txt"))
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect();
-    let refs: Vec<String> = std::fs::read_to_string(ws.path("test.fr"))
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect();
+    let hyps: Vec<String> = std::fs::read_to_string(ws.path("hyp.txt")).unwrap().lines().map(String::from).collect();
+    let refs: Vec<String> = std::fs::read_to_string(ws.path("test.fr")).unwrap().lines().map(String::from).collect();
     assert_eq!(hyps.len(), refs.len());
-    assert_eq!(
-        bleu_line,
-        nmt::metrics::bleu(&hyps, &refs, false).unwrap().to_string()
-    );
-    assert_eq!(
-        chrf_line,
-        nmt::metrics::chrf(&hyps, &refs, false).unwrap().to_string()
-    );
+    assert_eq!(bleu_line, nmt::metrics::bleu(&hyps, &refs, false).unwrap().to_string());
+    assert_eq!(chrf_line, nmt::metrics::chrf(&hyps, &refs, false).unwrap().to_string());
 }
 
 #[test]
@@ -416,8 +286,7 @@ fn corpus_toy_with_seed_1_reproduces_the_committed_corpus_byte_for_byte() {
         for lang in ["en", "fr"] {
             let name = format!("{split}.{lang}");
             assert!(
-                std::fs::read(ws.path("toy").join(&name)).unwrap()
-                    == std::fs::read(toy_dir().join(&name)).unwrap(),
+                std::fs::read(ws.path("toy").join(&name)).unwrap() == std::fs::read(toy_dir().join(&name)).unwrap(),
                 "{name} differs from corpora/toy-en-fr/{name}"
             );
         }
@@ -427,16 +296,9 @@ fn corpus_toy_with_seed_1_reproduces_the_committed_corpus_byte_for_byte() {
 #[test]
 fn every_subcommand_has_help() {
     let ws = Workspace::new(1);
-    for sub in [
-        &["train"][..],
-        &["translate"],
-        &["eval"],
-        &["score"],
-        &["heatmap"],
-        &["info"],
-        &["bench"],
-        &["corpus", "toy"],
-    ] {
+    for sub in
+        [&["train"][..], &["translate"], &["eval"], &["score"], &["heatmap"], &["info"], &["bench"], &["corpus", "toy"]]
+    {
         let mut args = sub.to_vec();
         args.push("--help");
         let out = String::from_utf8(ok(&mut ws.nmt(&args)).stdout).unwrap();
@@ -448,9 +310,8 @@ fn every_subcommand_has_help() {
 fn pty() -> (std::fs::File, std::fs::File) {
     use std::os::fd::FromRawFd;
     let (mut master, mut slave) = (0, 0);
-    let rc = unsafe {
-        libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
-    };
+    let rc =
+        unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
     assert_eq!(rc, 0, "openpty failed");
     unsafe { (std::fs::File::from_raw_fd(master), std::fs::File::from_raw_fd(slave)) }
 }

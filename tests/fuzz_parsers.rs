@@ -13,14 +13,8 @@ use std::path::{Path, PathBuf};
 /// A deterministic runner of `cases` cases (or `NMT_FUZZ_CASES` for a long run, with a random seed then).
 /// No regression files are written into the source tree; a failure prints the minimal input.
 fn runner(cases: u32) -> TestRunner {
-    let long = std::env::var("NMT_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok());
-    let config = RunnerConfig {
-        cases: long.unwrap_or(cases),
-        failure_persistence: None,
-        ..RunnerConfig::default()
-    };
+    let long = std::env::var("NMT_FUZZ_CASES").ok().and_then(|v| v.parse().ok());
+    let config = RunnerConfig { cases: long.unwrap_or(cases), failure_persistence: None, ..RunnerConfig::default() };
     match long {
         Some(_) => TestRunner::new(config),
         None => TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha)),
@@ -48,37 +42,22 @@ fn corpus_reader_returns_values_never_panics_on_random_bytes() {
     let dir = tempfile::tempdir().unwrap();
     runner(200)
         .run(&(texty_bytes(120), texty_bytes(120)), |(a, b)| {
-            let (src, tgt) = (
-                write(dir.path(), "c.src", &a),
-                write(dir.path(), "c.tgt", &b),
-            );
+            let (src, tgt) = (write(dir.path(), "c.src", &a), write(dir.path(), "c.tgt", &b));
             let tsv = write(dir.path(), "c.tsv", &a);
             if let Ok(lines) = read_text_lines(&src) {
                 prop_assert!(lines.iter().all(|l| !l.contains('\n') && !l.contains('\0')));
                 prop_assert!(std::str::from_utf8(&a).is_ok());
             }
-            match read_pairs(&Source::Aligned {
-                src: src.clone(),
-                tgt,
-            }) {
+            match read_pairs(&Source::Aligned { src: src.clone(), tgt }) {
                 Ok(pairs) => prop_assert_eq!(pairs.len(), read_text_lines(&src).unwrap().len()),
-                Err(e) => prop_assert!(
-                    e.to_string().contains("c.src") || e.to_string().contains("c.tgt"),
-                    "{}",
-                    e
-                ),
+                Err(e) => prop_assert!(e.to_string().contains("c.src") || e.to_string().contains("c.tgt"), "{}", e),
             }
             if let Ok(pairs) = read_pairs(&Source::Tsv(tsv)) {
-                prop_assert!(pairs
-                    .iter()
-                    .all(|p| !p.src.contains('\t') && !p.tgt.contains('\t')));
+                prop_assert!(pairs.iter().all(|p| !p.src.contains('\t') && !p.tgt.contains('\t')));
             }
             let src2 = dir.path().join("c.src");
-            let _ = PairReader::open(&Source::Aligned {
-                src: src2.clone(),
-                tgt: src2,
-            })
-            .and_then(|r| filter_pairs(r, 5));
+            let _ =
+                PairReader::open(&Source::Aligned { src: src2.clone(), tgt: src2 }).and_then(|r| filter_pairs(r, 5));
             Ok(())
         })
         .unwrap();
@@ -152,10 +131,8 @@ fn config_loader_returns_values_never_panics_on_random_toml_text() {
 
 #[test]
 fn config_overrides_return_values_never_panic_on_random_set_strings() {
-    let keys: Vec<String> = nmt::config::valid_keys()
-        .into_iter()
-        .chain(["model".into(), "".into(), "a.b.c".into()])
-        .collect();
+    let keys: Vec<String> =
+        nmt::config::valid_keys().into_iter().chain(["model".into(), "".into(), "a.b.c".into()]).collect();
     let spec = (
         prop::sample::select(keys),
         prop::sample::select(vec!["", "=", "=="]),
@@ -182,11 +159,7 @@ fn sample_record() -> AttentionRecord {
         translation: "the cat".into(),
         source: vec!["▁le".into(), "▁chat".into(), "</s>".into()],
         target: vec!["▁the".into(), "▁cat".into(), "</s>".into()],
-        weights: vec![
-            vec![0.8, 0.1, 0.1],
-            vec![0.1, 0.8, 0.1],
-            vec![0.2, 0.2, 0.6],
-        ],
+        weights: vec![vec![0.8, 0.1, 0.1], vec![0.1, 0.8, 0.1], vec![0.2, 0.2, 0.6]],
         head_weights: Some(vec![vec![vec![1.0, 0.0, 0.0]; 3]; 2]),
     }
 }
@@ -216,10 +189,7 @@ fn mutated_record() -> impl Strategy<Value = Vec<u8>> {
 #[test]
 fn attention_json_reader_returns_values_never_panics_on_random_and_mutated_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let lines = prop::collection::vec(
-        prop_oneof![3 => mutated_record(), 1 => texty_bytes(40)],
-        0..4,
-    );
+    let lines = prop::collection::vec(prop_oneof![3 => mutated_record(), 1 => texty_bytes(40)], 0..4);
     runner(200)
         .run(&lines, |lines| {
             let path = write(dir.path(), "a.jsonl", &lines.join(&b'\n'));
@@ -235,20 +205,10 @@ fn attention_json_reader_returns_values_never_panics_on_random_and_mutated_lines
 fn model_dir() -> tempfile::TempDir {
     tch::set_num_threads(1);
     let dir = tempfile::tempdir().unwrap();
-    let lines = [
-        "the cat sat on the mat",
-        "a dog ran in the park",
-        "the dog and the cat",
-    ];
-    let spec = Spec {
-        kind: Kind::Bpe,
-        vocab_size: 40,
-        min_frequency: 1,
-        lowercase: false,
-    };
+    let lines = ["the cat sat on the mat", "a dog ran in the park", "the dog and the cat"];
+    let spec = Spec { kind: Kind::Bpe, vocab_size: 40, min_frequency: 1, lowercase: false };
     let tok = Tokenizer::train(&lines, &spec).unwrap();
-    let mut cfg =
-        Config::from_overrides(&["model.emb_size=8".into(), "model.hidden_size=8".into()]).unwrap();
+    let mut cfg = Config::from_overrides(&["model.emb_size=8".into(), "model.hidden_size=8".into()]).unwrap();
     checkpoint::write_dir_meta(dir.path(), &mut cfg, &tok, &tok).unwrap();
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let v = tok.vocab_size() as i64;

@@ -43,8 +43,7 @@ struct ExpectedChrf {
 }
 
 fn fixture() -> Fixture {
-    serde_json::from_str(include_str!("fixtures/sacrebleu.json"))
-        .expect("tests/fixtures/sacrebleu.json parses")
+    serde_json::from_str(include_str!("fixtures/sacrebleu.json")).expect("tests/fixtures/sacrebleu.json parses")
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -57,16 +56,8 @@ fn bleu_differences(case: &str, got: &Bleu, want: &ExpectedBleu) -> Vec<String> 
     if !close(got.score, want.score) {
         diffs.push(format!("{case}: score {} != {}", got.score, want.score));
     }
-    if !got
-        .precisions
-        .iter()
-        .zip(&want.precisions)
-        .all(|(&g, &w)| close(g, w))
-    {
-        diffs.push(format!(
-            "{case}: precisions {:?} != {:?}",
-            got.precisions, want.precisions
-        ));
+    if !got.precisions.iter().zip(&want.precisions).all(|(&g, &w)| close(g, w)) {
+        diffs.push(format!("{case}: precisions {:?} != {:?}", got.precisions, want.precisions));
     }
     if !close(got.bp, want.bp) {
         diffs.push(format!("{case}: bp {} != {}", got.bp, want.bp));
@@ -81,11 +72,7 @@ fn bleu_differences(case: &str, got: &Bleu, want: &ExpectedBleu) -> Vec<String> 
 }
 
 fn assert_no_differences(diffs: Vec<String>, version: &str) {
-    assert!(
-        diffs.is_empty(),
-        "disagreements with sacreBLEU {version}:\n{}",
-        diffs.join("\n")
-    );
+    assert!(diffs.is_empty(), "disagreements with sacreBLEU {version}:\n{}", diffs.join("\n"));
 }
 
 #[test]
@@ -95,11 +82,7 @@ fn bleu_equals_sacrebleu_cased_and_lowercased_on_every_case() {
     for case in &fx.cases {
         for (lowercase, want) in [(false, &case.bleu), (true, &case.bleu_lc)] {
             let got = bleu(&case.hyps, &case.refs, lowercase).expect("parallel fixture");
-            diffs.extend(bleu_differences(
-                &format!("{} (lowercase={lowercase})", case.name),
-                &got,
-                want,
-            ));
+            diffs.extend(bleu_differences(&format!("{} (lowercase={lowercase})", case.name), &got, want));
         }
     }
     assert_no_differences(diffs, &fx.sacrebleu_version);
@@ -113,10 +96,7 @@ fn chrf_equals_sacrebleu_cased_and_lowercased_on_every_case() {
         for (lowercase, want) in [(false, &case.chrf), (true, &case.chrf_lc)] {
             let got: Chrf = chrf(&case.hyps, &case.refs, lowercase).expect("parallel fixture");
             if !close(got.score, want.score) {
-                diffs.push(format!(
-                    "{} (lowercase={lowercase}): chrF {} != {}",
-                    case.name, got.score, want.score
-                ));
+                diffs.push(format!("{} (lowercase={lowercase}): chrF {} != {}", case.name, got.score, want.score));
             }
         }
     }
@@ -129,26 +109,13 @@ fn printed_lines_equal_sacrebleu_lines() {
     let mut diffs = Vec::new();
     for case in &fx.cases {
         for lowercase in [false, true] {
-            let (want_bleu, want_chrf) = if lowercase {
-                (&case.bleu_lc, &case.chrf_lc)
-            } else {
-                (&case.bleu, &case.chrf)
-            };
-            let got_bleu = bleu(&case.hyps, &case.refs, lowercase)
-                .expect("parallel fixture")
-                .to_string();
-            let got_chrf = chrf(&case.hyps, &case.refs, lowercase)
-                .expect("parallel fixture")
-                .to_string();
-            for (got, want) in [
-                (got_bleu, &want_bleu.display),
-                (got_chrf, &want_chrf.display),
-            ] {
+            let (want_bleu, want_chrf) =
+                if lowercase { (&case.bleu_lc, &case.chrf_lc) } else { (&case.bleu, &case.chrf) };
+            let got_bleu = bleu(&case.hyps, &case.refs, lowercase).expect("parallel fixture").to_string();
+            let got_chrf = chrf(&case.hyps, &case.refs, lowercase).expect("parallel fixture").to_string();
+            for (got, want) in [(got_bleu, &want_bleu.display), (got_chrf, &want_chrf.display)] {
                 if &got != want {
-                    diffs.push(format!(
-                        "{} (lowercase={lowercase}):\n  got  {got}\n  want {want}",
-                        case.name
-                    ));
+                    diffs.push(format!("{} (lowercase={lowercase}):\n  got  {got}\n  want {want}", case.name));
                 }
             }
         }
@@ -160,25 +127,10 @@ fn printed_lines_equal_sacrebleu_lines() {
 fn fixture_covers_edge_cases_and_corpus_level_scoring() {
     let fx = fixture();
     assert!(fx.cases.len() >= 30, "only {} cases", fx.cases.len());
-    assert!(
-        fx.cases.iter().filter(|c| c.hyps.len() >= 50).count() >= 5,
-        "too few corpus-level cases"
-    );
-    assert!(
-        fx.cases.iter().all(|c| c.hyps.len() == c.refs.len()),
-        "a case is not parallel"
-    );
+    assert!(fx.cases.iter().filter(|c| c.hyps.len() >= 50).count() >= 5, "too few corpus-level cases");
+    assert!(fx.cases.iter().all(|c| c.hyps.len() == c.refs.len()), "a case is not parallel");
     // The hand-written edge cases the implementation's special paths depend on.
-    for name in [
-        "empty_hypothesis",
-        "empty_corpus",
-        "no_matching_ngram",
-        "shorter_than_four_tokens",
-        "html_entities",
-    ] {
-        assert!(
-            fx.cases.iter().any(|c| c.name == name),
-            "case {name} missing"
-        );
+    for name in ["empty_hypothesis", "empty_corpus", "no_matching_ngram", "shorter_than_four_tokens", "html_entities"] {
+        assert!(fx.cases.iter().any(|c| c.name == name), "case {name} missing");
     }
 }

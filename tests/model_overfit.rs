@@ -26,11 +26,8 @@ const LR: f64 = 1e-2;
 /// The first 16 toy pairs with word-level tokenizers: (pairs kept, their examples, tokenizers).
 fn toy_pairs() -> (Vec<Pair>, Vec<Example>, Tokenizer, Tokenizer) {
     let prefix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpora/toy-en-fr/train");
-    let pairs: Vec<_> = read_pairs(&Source::from_prefix(&prefix, "en", "fr"))
-        .unwrap()
-        .into_iter()
-        .take(PAIRS)
-        .collect();
+    let pairs: Vec<_> =
+        read_pairs(&Source::from_prefix(&prefix, "en", "fr")).unwrap().into_iter().take(PAIRS).collect();
     let mut cfg = Config::default();
     cfg.data.tokenizer = TokenizerKind::Word;
     cfg.data.min_frequency = 1;
@@ -58,34 +55,17 @@ fn steps_to_overfit(attention: AttentionKind, decoder: DecoderKind) -> Option<us
     };
     model_cfg.validate().unwrap();
     let vs = nn::VarStore::new(Device::Cpu);
-    let model = Seq2Seq::new(
-        &vs.root(),
-        &model_cfg,
-        src_tok.vocab_size() as i64,
-        tgt_tok.vocab_size() as i64,
-    );
+    let model = Seq2Seq::new(&vs.root(), &model_cfg, src_tok.vocab_size() as i64, tgt_tok.vocab_size() as i64);
     let mut opt = Adam::new(&vs, 0.9, 0.999, 1e-8, 0.0);
     let batch = collate(&examples, &(0..PAIRS).collect::<Vec<_>>(), Device::Cpu);
     let sources: Vec<String> = kept.iter().map(|p| p.src.clone()).collect();
-    let targets: Vec<Vec<i64>> = examples
-        .iter()
-        .map(|e| e.tgt.iter().copied().chain([EOS]).collect())
-        .collect();
-    let translator = Translator {
-        model: &model,
-        src_tok: &src_tok,
-        tgt_tok: &tgt_tok,
-        device: Device::Cpu,
-    };
+    let targets: Vec<Vec<i64>> = examples.iter().map(|e| e.tgt.iter().copied().chain([EOS]).collect()).collect();
+    let translator = Translator { model: &model, src_tok: &src_tok, tgt_tok: &tgt_tok, device: Device::Cpu };
     for step in 1..=MAX_STEPS {
         train_step(&model, &mut opt, &batch, 0.0, 1.0, LR);
         if step % CHECK_EVERY == 0 {
             let out = translator.translate(&sources, &Options::default()).unwrap();
-            if out
-                .iter()
-                .zip(&targets)
-                .all(|(o, t)| o.outputs[0].hypothesis.tokens == *t)
-            {
+            if out.iter().zip(&targets).all(|(o, t)| o.outputs[0].hypothesis.tokens == *t) {
                 return Some(step);
             }
         }
@@ -95,11 +75,7 @@ fn steps_to_overfit(attention: AttentionKind, decoder: DecoderKind) -> Option<us
 
 fn assert_overfits(attention: AttentionKind, decoder: DecoderKind) {
     let steps = steps_to_overfit(attention, decoder);
-    eprintln!(
-        "{} scorer, {} decoder: {steps:?} steps",
-        attention.name(),
-        decoder.name()
-    );
+    eprintln!("{} scorer, {} decoder: {steps:?} steps", attention.name(), decoder.name());
     assert!(
         steps.is_some(),
         "{} scorer with the {} decoder does not reproduce {PAIRS} pairs within {MAX_STEPS} steps",
@@ -180,7 +156,8 @@ fn a_fresh_model_starts_near_the_uniform_loss_with_every_output_layer() {
     let uniform = (tgt_tok.vocab_size() as f64).ln();
     for decoder in [DecoderKind::Bahdanau, DecoderKind::Luong] {
         for tied_embeddings in [false, true] {
-            let cfg = ModelConfig { emb_size: 256, hidden_size: 64, decoder, tied_embeddings, ..ModelConfig::default() };
+            let cfg =
+                ModelConfig { emb_size: 256, hidden_size: 64, decoder, tied_embeddings, ..ModelConfig::default() };
             let vs = nn::VarStore::new(Device::Cpu);
             let model = Seq2Seq::new(&vs.root(), &cfg, src_tok.vocab_size() as i64, tgt_tok.vocab_size() as i64);
             let loss = f64::try_from(batch_loss(&model, &batch, 0.0, false)).unwrap();

@@ -50,21 +50,14 @@ fn random_model(cfg: &ModelConfig, seed: i64) -> (nn::VarStore, Seq2Seq) {
 /// The short sentence under test and a much longer neighbour, both ending with EOS.
 fn sentences() -> (Vec<i64>, Vec<i64>) {
     let short = vec![5, 9, 14, EOS];
-    let long: Vec<i64> = (0..17)
-        .map(|i| 4 + (i * 7) % (SRC_VOCAB - 4))
-        .chain([EOS])
-        .collect();
+    let long: Vec<i64> = (0..17).map(|i| 4 + (i * 7) % (SRC_VOCAB - 4)).chain([EOS]).collect();
     (short, long)
 }
 
 /// The short sentence alone, then batched after and before the long one: (batch, row of the short one).
 fn batchings() -> Vec<(Vec<Vec<i64>>, usize)> {
     let (short, long) = sentences();
-    vec![
-        (vec![short.clone()], 0),
-        (vec![long.clone(), short.clone()], 1),
-        (vec![short, long], 0),
-    ]
+    vec![(vec![short.clone()], 0), (vec![long.clone(), short.clone()], 1), (vec![short, long], 0)]
 }
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
@@ -74,51 +67,22 @@ fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
 
 fn assert_same_hypothesis(what: &str, alone: &Hypothesis, batched: &Hypothesis) {
     assert_eq!(alone.tokens, batched.tokens, "{what}: tokens differ");
-    assert!(
-        (alone.score - batched.score).abs() <= 1e-4,
-        "{what}: score {} vs {}",
-        alone.score,
-        batched.score
-    );
-    assert_eq!(
-        alone.weights.len(),
-        batched.weights.len(),
-        "{what}: weight rows"
-    );
+    assert!((alone.score - batched.score).abs() <= 1e-4, "{what}: score {} vs {}", alone.score, batched.score);
+    assert_eq!(alone.weights.len(), batched.weights.len(), "{what}: weight rows");
     for (k, (a, b)) in alone.weights.iter().zip(&batched.weights).enumerate() {
-        assert_eq!(
-            a.len(),
-            b.len(),
-            "{what}: step {k} has {} vs {} source positions",
-            a.len(),
-            b.len()
-        );
+        assert_eq!(a.len(), b.len(), "{what}: step {k} has {} vs {} source positions", a.len(), b.len());
         for (x, y) in a.iter().zip(b) {
-            assert!(
-                ((x - y).abs() as f64) <= TOLERANCE,
-                "{what}: step {k} weight {x} vs {y}"
-            );
+            assert!(((x - y).abs() as f64) <= TOLERANCE, "{what}: step {k} weight {x} vs {y}");
         }
     }
-    assert_eq!(
-        alone.head_weights.is_some(),
-        batched.head_weights.is_some(),
-        "{what}: head weights"
-    );
+    assert_eq!(alone.head_weights.is_some(), batched.head_weights.is_some(), "{what}: head weights");
 }
 
 #[test]
 fn encoder_states_and_final_state_do_not_depend_on_batch_neighbours() {
     let _guard = tch::no_grad_guard();
     for bidirectional in [true, false] {
-        let (_vs, model) = random_model(
-            &config(
-                AttentionKind::Bahdanau,
-                DecoderKind::Bahdanau,
-                bidirectional,
-            ),
-            7,
-        );
+        let (_vs, model) = random_model(&config(AttentionKind::Bahdanau, DecoderKind::Bahdanau, bidirectional), 7);
         let n = sentences().0.len() as i64;
         let mut reference: Option<(Tensor, Tensor)> = None;
         for (batch, row) in batchings() {
@@ -127,24 +91,14 @@ fn encoder_states_and_final_state_do_not_depend_on_batch_neighbours() {
             let enc = model.encoder.forward_t(&src, &lengths, false);
             let memory = enc.memory.get(row as i64);
             let tail = memory.narrow(0, n, memory.size()[0] - n);
-            assert_eq!(
-                f64::try_from(tail.abs().sum(Kind::Double)).unwrap(),
-                0.0,
-                "padding is not zero"
-            );
+            assert_eq!(f64::try_from(tail.abs().sum(Kind::Double)).unwrap(), 0.0, "padding is not zero");
             let (states, last) = (memory.narrow(0, 0, n), enc.last.get(row as i64));
             match &reference {
                 None => reference = Some((states, last)),
                 Some((s0, l0)) => {
                     let what = format!("bidirectional={bidirectional}, batch of {}", batch.len());
-                    assert!(
-                        max_diff(s0, &states) <= TOLERANCE,
-                        "{what}: encoder states differ"
-                    );
-                    assert!(
-                        max_diff(l0, &last) <= TOLERANCE,
-                        "{what}: final state differs"
-                    );
+                    assert!(max_diff(s0, &states) <= TOLERANCE, "{what}: encoder states differ");
+                    assert!(max_diff(l0, &last) <= TOLERANCE, "{what}: final state differs");
                 }
             }
         }
@@ -164,12 +118,8 @@ fn greedy_tokens_and_weights_do_not_depend_on_batch_neighbours() {
                 match &reference {
                     None => reference = Some(hyp),
                     Some(h0) => {
-                        let what = format!(
-                            "{} / {} decoder, batch of {}",
-                            attention.name(),
-                            decoder.name(),
-                            batch.len()
-                        );
+                        let what =
+                            format!("{} / {} decoder, batch of {}", attention.name(), decoder.name(), batch.len());
                         assert_same_hypothesis(&what, h0, &hyp);
                     }
                 }
@@ -180,12 +130,7 @@ fn greedy_tokens_and_weights_do_not_depend_on_batch_neighbours() {
 
 #[test]
 fn beam_hypotheses_do_not_depend_on_batch_neighbours() {
-    let cfg = BeamConfig {
-        beam: 4,
-        n_best: 4,
-        alpha: 1.0,
-        max_len: MaxLen::default(),
-    };
+    let cfg = BeamConfig { beam: 4, n_best: 4, alpha: 1.0, max_len: MaxLen::default() };
     for attention in [AttentionKind::Bahdanau, AttentionKind::Multihead] {
         for decoder in [DecoderKind::Bahdanau, DecoderKind::Luong] {
             let (_vs, model) = random_model(&config(attention, decoder, true), 13);
@@ -197,12 +142,8 @@ fn beam_hypotheses_do_not_depend_on_batch_neighbours() {
                 match &reference {
                     None => reference = Some(hyps),
                     Some(h0) => {
-                        let what = format!(
-                            "{} / {} decoder, batch of {}",
-                            attention.name(),
-                            decoder.name(),
-                            batch.len()
-                        );
+                        let what =
+                            format!("{} / {} decoder, batch of {}", attention.name(), decoder.name(), batch.len());
                         assert_eq!(h0.len(), hyps.len(), "{what}: number of hypotheses");
                         for (a, b) in h0.iter().zip(&hyps) {
                             assert_same_hypothesis(&what, a, b);

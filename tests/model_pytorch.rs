@@ -47,14 +47,12 @@ struct About {
 
 impl Fixture {
     fn open(name: &str) -> Fixture {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/model")
-            .join(format!("{name}.safetensors"));
-        let bytes = std::fs::read(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (run scripts/fixtures.py)", path.display()));
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model").join(format!("{name}.safetensors"));
+        let bytes =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run scripts/fixtures.py)", path.display()));
         let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-        let about: About =
-            serde_json::from_str(&header.metadata().as_ref().unwrap()["fixture"]).unwrap();
+        let about: About = serde_json::from_str(&header.metadata().as_ref().unwrap()["fixture"]).unwrap();
         about.model_config.validate().unwrap();
         Fixture {
             name: name.to_string(),
@@ -68,14 +66,9 @@ impl Fixture {
     /// Loads the weights into `vs` (every variable must be in the file, under its Rust name, with its
     /// shape, and the file may hold nothing else) and returns the inputs and expected outputs.
     fn load(&self, vs: &nn::VarStore) -> Io {
-        let (_, io) = load_weights(&self.path, vs, |n| {
-            n.starts_with("in.") || n.starts_with("out.")
-        })
-        .unwrap_or_else(|e| panic!("{}: {e}", self.name));
-        Io {
-            name: self.name.clone(),
-            tensors: io,
-        }
+        let (_, io) = load_weights(&self.path, vs, |n| n.starts_with("in.") || n.starts_with("out."))
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name));
+        Io { name: self.name.clone(), tensors: io }
     }
 }
 
@@ -86,9 +79,7 @@ struct Io {
 
 impl Io {
     fn get(&self, key: &str) -> &Tensor {
-        self.tensors
-            .get(key)
-            .unwrap_or_else(|| panic!("{}: no tensor {key}", self.name))
+        self.tensors.get(key).unwrap_or_else(|| panic!("{}: no tensor {key}", self.name))
     }
 
     fn ids(&self, key: &str) -> Tensor {
@@ -106,16 +97,8 @@ impl Io {
 
 fn assert_close(what: &str, got: &Tensor, want: &Tensor) {
     assert_eq!(got.size(), want.size(), "{what}: shape");
-    let diff = f64::try_from(
-        (got.to_kind(Kind::Double) - want.to_kind(Kind::Double))
-            .abs()
-            .max(),
-    )
-    .unwrap();
-    assert!(
-        diff <= TOLERANCE,
-        "{what}: max |rust - pytorch| = {diff:e} > {TOLERANCE:e}"
-    );
+    let diff = f64::try_from((got.to_kind(Kind::Double) - want.to_kind(Kind::Double)).abs().max()).unwrap();
+    assert!(diff <= TOLERANCE, "{what}: max |rust - pytorch| = {diff:e} > {TOLERANCE:e}");
 }
 
 /// weights: `[B, ..., S]`, mask: `[B, S]`: padded positions exactly 0, every row sums to 1.
@@ -129,21 +112,14 @@ fn assert_distribution(what: &str, weights: &Tensor, mask: &Tensor) {
     assert_eq!(most, 0.0, "{what}: a padded position has weight {most:e}");
     let sums = weights.sum_dim_intlist(-1, false, Kind::Double);
     let off = f64::try_from((sums - 1.0).abs().max()).unwrap();
-    assert!(
-        off <= ROW_SUM_TOLERANCE,
-        "{what}: a row sums to 1 ± {off:e}"
-    );
+    assert!(off <= ROW_SUM_TOLERANCE, "{what}: a row sums to 1 ± {off:e}");
 }
 
 fn check_scorer(kind: &str) {
     tch::set_num_threads(1);
     let _guard = tch::no_grad_guard();
     let fx = Fixture::open(&format!("attention-{kind}"));
-    assert_eq!(
-        fx.cfg.attention.name(),
-        kind,
-        "the fixture is for another scorer"
-    );
+    assert_eq!(fx.cfg.attention.name(), kind, "the fixture is for another scorer");
     let vs = nn::VarStore::new(Device::Cpu);
     let attention = Attention::new(&(vs.root() / "attention"), &fx.cfg);
     let io = fx.load(&vs);
@@ -159,11 +135,7 @@ fn check_scorer(kind: &str) {
             assert_distribution(&format!("{kind} head weights"), heads, &mask);
         }
         (None, None) => {}
-        (got, _) => panic!(
-            "{kind}: head weights returned: {}, expected: {}",
-            got.is_some(),
-            !got.is_some()
-        ),
+        (got, _) => panic!("{kind}: head weights returned: {}, expected: {}", got.is_some(), !got.is_some()),
     }
 }
 
@@ -217,24 +189,12 @@ fn encoder_memory_final_state_and_bridge_match_pytorch_on_a_padded_batch() {
         let enc = model.encoder.forward_t(&src, &lengths, false);
         io.close("encoder memory", &enc.memory, "out.memory");
         io.close("encoder final state", &enc.last, "out.last");
-        let padded = enc
-            .memory
-            .masked_select(&src.eq(0).unsqueeze(2).expand_as(&enc.memory));
-        assert_eq!(
-            f64::try_from(padded.abs().max()).unwrap(),
-            0.0,
-            "{}: memory leaks into padding",
-            io.name
-        );
+        let padded = enc.memory.masked_select(&src.eq(0).unsqueeze(2).expand_as(&enc.memory));
+        assert_eq!(f64::try_from(padded.abs().max()).unwrap(), 0.0, "{}: memory leaks into padding", io.name);
         let encoded = model.encode(&src, &lengths, false);
         io.close("initial decoder state", &encoded.state.h, "out.h0");
         if let Some(feed) = &encoded.state.feed {
-            assert_eq!(
-                f64::try_from(feed.abs().max()).unwrap(),
-                0.0,
-                "{}: the first input feed is zeros",
-                io.name
-            );
+            assert_eq!(f64::try_from(feed.abs().max()).unwrap(), 0.0, "{}: the first input feed is zeros", io.name);
         }
     });
 }
@@ -245,24 +205,14 @@ fn one_decoder_step_from_a_given_state_matches_pytorch() {
         let src = io.ids("in.src");
         let keys = model.encode(&src, &io.ids("in.lengths"), false).keys;
         let feed = io.tensors.get("in.step_feed").map(|f| f.shallow_clone());
-        assert_eq!(
-            feed.is_some(),
-            model.cfg.decoder.name() == "luong" && model.cfg.input_feeding
-        );
-        let state = DecoderState {
-            h: io.get("in.step_h").shallow_clone(),
-            feed,
-        };
+        assert_eq!(feed.is_some(), model.cfg.decoder.name() == "luong" && model.cfg.input_feeding);
+        let state = DecoderState { h: io.get("in.step_h").shallow_clone(), feed };
         let step = model.decoder.step(&io.ids("in.step_y"), &state, &keys);
         io.close("step logits", &step.logits, "out.step_logits");
         io.close("step state", &step.state.h, "out.step_h");
         match &step.state.feed {
             Some(f) => io.close("step input feed", f, "out.step_feed"),
-            None => assert!(
-                !io.tensors.contains_key("out.step_feed"),
-                "{}: input feed missing",
-                io.name
-            ),
+            None => assert!(!io.tensors.contains_key("out.step_feed"), "{}: input feed missing", io.name),
         }
         io.close("step weights", &step.attended.weights, "out.step_weights");
         assert_distribution(&io.name, &step.attended.weights, &src.ne(0));
@@ -278,11 +228,7 @@ fn teacher_forced_pass_matches_pytorch_features_logits_and_weights() {
         let src = io.ids("in.src");
         let out = model.forward_t(&src, &io.ids("in.lengths"), &io.ids("in.tgt_in"), false);
         io.close("features", &out.features, "out.features");
-        io.close(
-            "logits",
-            &model.decoder.logits(&out.features, false),
-            "out.logits",
-        );
+        io.close("logits", &model.decoder.logits(&out.features, false), "out.logits");
         io.close("weights", &out.weights, "out.weights");
         assert_distribution(&io.name, &out.weights, &src.ne(0));
         match (&out.head_weights, io.tensors.get("out.head_weights")) {
@@ -291,10 +237,7 @@ fn teacher_forced_pass_matches_pytorch_features_logits_and_weights() {
                 assert_distribution(&io.name, heads, &src.ne(0));
             }
             (None, None) => {}
-            _ => panic!(
-                "{}: head weights present in only one of Rust and PyTorch",
-                io.name
-            ),
+            _ => panic!("{}: head weights present in only one of Rust and PyTorch", io.name),
         }
     });
 }
@@ -313,10 +256,6 @@ fn training_loss_matches_pytorch_cross_entropy_with_and_without_label_smoothing(
             indices: vec![],
         };
         io.close("loss", &batch_loss(model, &batch, 0.0, false), "out.loss");
-        io.close(
-            "label-smoothed loss",
-            &batch_loss(model, &batch, 0.1, false),
-            "out.loss_smoothed",
-        );
+        io.close("label-smoothed loss", &batch_loss(model, &batch, 0.1, false), "out.loss_smoothed");
     });
 }

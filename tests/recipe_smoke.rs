@@ -28,11 +28,7 @@ fn recipe(slice: &Path, work: &Path, sets: &[&str]) -> std::process::Output {
         .env("NMT_THREADS", "1")
         .env("NMT_HEATMAP_LINES", "3");
     let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "recipe failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "recipe failed:\n{}", String::from_utf8_lossy(&out.stderr));
     out
 }
 

@@ -22,12 +22,7 @@ const SENTENCES: [&str; 12] = [
 ];
 
 fn spec(kind: Kind, vocab_size: usize, lowercase: bool) -> Spec {
-    Spec {
-        kind,
-        vocab_size,
-        min_frequency: 1,
-        lowercase,
-    }
+    Spec { kind, vocab_size, min_frequency: 1, lowercase }
 }
 
 fn train(kind: Kind, lowercase: bool) -> Tokenizer {
@@ -56,10 +51,7 @@ fn bpe_round_trip_restores_the_exact_sentence_when_already_normalized() {
     }
     // Extra spaces, tabs and surrounding blanks are normalized away, nothing else changes.
     let messy = "  Der   Junge\ttrinkt  Tee. \r\n";
-    assert_eq!(
-        t.decode(&t.encode(messy).unwrap()).unwrap(),
-        "Der Junge trinkt Tee."
-    );
+    assert_eq!(t.decode(&t.encode(messy).unwrap()).unwrap(), "Der Junge trinkt Tee.");
 }
 
 #[test]
@@ -67,34 +59,20 @@ fn lowercase_applies_only_when_asked() {
     let lower = train(Kind::Bpe, true);
     let cased = train(Kind::Bpe, false);
     let s = "Größere Häuser, NEW YORK.";
-    assert_eq!(
-        lower.decode(&lower.encode(s).unwrap()).unwrap(),
-        "größere häuser, new york."
-    );
+    assert_eq!(lower.decode(&lower.encode(s).unwrap()).unwrap(), "größere häuser, new york.");
     assert_eq!(cased.decode(&cased.encode(s).unwrap()).unwrap(), s);
     let w = train(Kind::Word, true);
-    assert_eq!(
-        w.decode(&w.encode("Le Garçon").unwrap()).unwrap(),
-        "le garçon"
-    );
+    assert_eq!(w.decode(&w.encode("Le Garçon").unwrap()).unwrap(), "le garçon");
 }
 
 #[test]
 fn word_mode_splits_words_and_punctuation_and_joins_with_spaces() {
     let t = train(Kind::Word, false);
-    let (ids, tokens) = t
-        .encode_with_tokens("C'est à 200 mètres, près de l'église.")
-        .unwrap();
-    assert_eq!(
-        tokens,
-        ["C", "'", "est", "à", "200", "mètres", ",", "près", "de", "l", "'", "église", "."]
-    );
+    let (ids, tokens) = t.encode_with_tokens("C'est à 200 mètres, près de l'église.").unwrap();
+    assert_eq!(tokens, ["C", "'", "est", "à", "200", "mètres", ",", "près", "de", "l", "'", "église", "."]);
     assert!(!ids.contains(&UNK));
     // Word-level decoding loses the spacing around punctuation (documented).
-    assert_eq!(
-        t.decode(&ids).unwrap(),
-        "C ' est à 200 mètres , près de l ' église ."
-    );
+    assert_eq!(t.decode(&ids).unwrap(), "C ' est à 200 mètres , près de l ' église .");
     assert_eq!(t.encode("Zebra").unwrap(), [UNK], "an unseen word is <unk>");
 }
 
@@ -137,11 +115,7 @@ fn decode_skips_special_tokens() {
 fn vocab_size_is_an_upper_bound() {
     for (kind, size) in [(Kind::Bpe, 60), (Kind::Bpe, 120), (Kind::Word, 30)] {
         let t = Tokenizer::train(&SENTENCES, &spec(kind, size, false)).unwrap();
-        assert!(
-            t.vocab_size() <= size,
-            "{kind:?}: {} > {size}",
-            t.vocab_size()
-        );
+        assert!(t.vocab_size() <= size, "{kind:?}: {} > {size}", t.vocab_size());
         assert!(t.vocab_size() > SPECIAL_TOKENS.len());
         // Every id below vocab_size decodes without error; the first beyond does not.
         let all: Vec<i64> = (0..t.vocab_size() as i64).collect();
@@ -156,34 +130,14 @@ fn vocab_size_is_an_upper_bound() {
 #[test]
 fn min_frequency_keeps_rare_words_out_of_the_word_vocabulary() {
     let lines = ["the cat", "the dog", "the cat"];
-    let t = Tokenizer::train(
-        &lines,
-        &Spec {
-            kind: Kind::Word,
-            vocab_size: 100,
-            min_frequency: 2,
-            lowercase: false,
-        },
-    )
-    .unwrap();
+    let t = Tokenizer::train(&lines, &Spec { kind: Kind::Word, vocab_size: 100, min_frequency: 2, lowercase: false })
+        .unwrap();
     assert_eq!(t.vocab_size(), 4 + 2, "specials + the + cat");
     assert_eq!(t.encode("the dog").unwrap()[1], UNK);
-    let b = Tokenizer::train(
-        &lines,
-        &Spec {
-            kind: Kind::Bpe,
-            vocab_size: 100,
-            min_frequency: 1000,
-            lowercase: false,
-        },
-    )
-    .unwrap();
+    let b = Tokenizer::train(&lines, &Spec { kind: Kind::Bpe, vocab_size: 100, min_frequency: 1000, lowercase: false })
+        .unwrap();
     let (_, tokens) = b.encode_with_tokens("cat").unwrap();
-    assert_eq!(
-        tokens,
-        ["▁", "c", "a", "t"],
-        "no merge reaches the minimum frequency"
-    );
+    assert_eq!(tokens, ["▁", "c", "a", "t"], "no merge reaches the minimum frequency");
 }
 
 #[test]
@@ -210,10 +164,7 @@ fn save_and_load_give_the_same_tokenizer() {
 #[test]
 fn training_is_deterministic() {
     for kind in [Kind::Bpe, Kind::Word] {
-        assert_eq!(
-            train(kind, false).to_json().unwrap(),
-            train(kind, false).to_json().unwrap()
-        );
+        assert_eq!(train(kind, false).to_json().unwrap(), train(kind, false).to_json().unwrap());
     }
 }
 
@@ -233,10 +184,7 @@ fn text_of_unknown_characters_gives_unk_ids() {
     for kind in [Kind::Bpe, Kind::Word] {
         let t = train(kind, false);
         let ids = t.encode("☃☃ ★ 漢字").unwrap();
-        assert!(
-            !ids.is_empty() && ids.iter().all(|&i| i == UNK || t.token(i) == "▁"),
-            "{kind:?} {ids:?}"
-        );
+        assert!(!ids.is_empty() && ids.iter().all(|&i| i == UNK || t.token(i) == "▁"), "{kind:?} {ids:?}");
         assert_eq!(t.decode(&ids).unwrap().trim(), "");
     }
 }
@@ -245,11 +193,7 @@ fn text_of_unknown_characters_gives_unk_ids() {
 fn control_characters_are_removed_before_tokenizing() {
     let t = train(Kind::Bpe, false);
     let clean = t.encode("Der Junge trinkt Tee.").unwrap();
-    assert_eq!(
-        t.encode("Der\u{0} Jun\u{7}ge\u{1b} trinkt\u{7f} Tee.\u{85}")
-            .unwrap(),
-        clean
-    );
+    assert_eq!(t.encode("Der\u{0} Jun\u{7}ge\u{1b} trinkt\u{7f} Tee.\u{85}").unwrap(), clean);
 }
 
 #[test]
@@ -277,12 +221,7 @@ fn decode_of_an_id_outside_the_vocabulary_is_an_error() {
     let n = t.vocab_size() as i64;
     for bad in [n, n + 1000, -1] {
         let msg = t.decode(&[5, bad]).unwrap_err().to_string();
-        assert!(
-            msg.contains(&format!(
-                "token id {bad} is outside the vocabulary (size {n})"
-            )),
-            "{msg}"
-        );
+        assert!(msg.contains(&format!("token id {bad} is outside the vocabulary (size {n})")), "{msg}");
     }
     assert_eq!(t.token(n), "<unk>");
 }
@@ -292,42 +231,20 @@ fn loading_a_corrupt_or_foreign_file_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let good = train(Kind::Bpe, false).to_json().unwrap();
     let cases: [(&str, String, &str); 4] = [
-        (
-            "truncated.json",
-            good[..good.len() / 2].to_owned(),
-            "not a valid tokenizer file",
-        ),
-        (
-            "other.json",
-            r#"{"hidden_size": 256}"#.to_owned(),
-            "not a valid tokenizer file",
-        ),
-        (
-            "renamed.json",
-            good.replace("\"<pad>\"", "\"[PAD]\""),
-            "special token <pad> is absent",
-        ),
-        (
-            "swapped.json",
-            swap_ids(&good, "<s>", "</s>"),
-            "special token <s> is at id 3, expected at id 2",
-        ),
+        ("truncated.json", good[..good.len() / 2].to_owned(), "not a valid tokenizer file"),
+        ("other.json", r#"{"hidden_size": 256}"#.to_owned(), "not a valid tokenizer file"),
+        ("renamed.json", good.replace("\"<pad>\"", "\"[PAD]\""), "special token <pad> is absent"),
+        ("swapped.json", swap_ids(&good, "<s>", "</s>"), "special token <s> is at id 3, expected at id 2"),
     ];
     for (name, text, expected) in cases {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
         let msg = Tokenizer::load(&path).unwrap_err().to_string();
-        assert!(
-            msg.starts_with(&path.display().to_string()) && msg.contains(expected),
-            "{msg}"
-        );
+        assert!(msg.starts_with(&path.display().to_string()) && msg.contains(expected), "{msg}");
     }
     let missing: PathBuf = dir.path().join("missing.json");
     let msg = Tokenizer::load(&missing).unwrap_err().to_string();
-    assert!(
-        msg.contains("missing.json") && msg.contains("No such file"),
-        "{msg}"
-    );
+    assert!(msg.contains("missing.json") && msg.contains("No such file"), "{msg}");
 }
 
 /// The tokenizer JSON with the ids of two vocabulary entries exchanged.
@@ -347,18 +264,13 @@ fn multi30k_dir() -> Option<PathBuf> {
         std::env::var_os("NMT_CORPUS_DIR").map(PathBuf::from),
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora/multi30k")),
     ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|d| d.join("train.de").is_file() && d.join("val.de").is_file())
+    candidates.into_iter().flatten().find(|d| d.join("train.de").is_file() && d.join("val.de").is_file())
 }
 
 #[test]
 fn bpe_trained_on_multi30k_round_trips_validation_sentences() {
     let Some(dir) = multi30k_dir() else {
-        eprintln!(
-            "skipped: Multi30k absent (set NMT_CORPUS_DIR or provide ../shared/corpora/multi30k)"
-        );
+        eprintln!("skipped: Multi30k absent (set NMT_CORPUS_DIR or provide ../shared/corpora/multi30k)");
         return;
     };
     let train_lines = nmt::data::corpus::read_text_lines(&dir.join("train.de")).unwrap();
@@ -375,17 +287,9 @@ fn bpe_trained_on_multi30k_round_trips_validation_sentences() {
             exact += 1;
         }
     }
-    assert!(
-        exact * 100 >= val.len() * 95,
-        "only {exact} of {} lines without <unk>",
-        val.len()
-    );
+    assert!(exact * 100 >= val.len() * 95, "only {exact} of {} lines without <unk>", val.len());
     let start = std::time::Instant::now();
     let all: Vec<&str> = train_lines.iter().map(String::as_str).collect();
     let n: usize = t.encode_batch(&all).unwrap().iter().map(Vec::len).sum();
-    eprintln!(
-        "encoded {} lines ({n} tokens) in {:.2?}",
-        all.len(),
-        start.elapsed()
-    );
+    eprintln!("encoded {} lines ({n} tokens) in {:.2?}", all.len(), start.elapsed());
 }

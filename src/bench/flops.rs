@@ -33,13 +33,7 @@ impl FlopModel {
     /// and backward costs twice the forward (a gradient for the input and one for the weight of every
     /// product), so the total is `3 ×` the forward.
     pub fn train_flops(&self, s: f64, t: f64) -> f64 {
-        let FlopModel {
-            emb: e,
-            enc: he,
-            hid: h,
-            att: a,
-            vocab: v,
-        } = *self;
+        let FlopModel { emb: e, enc: he, hid: h, att: a, vocab: v } = *self;
         let d = 2.0 * he;
         let encoder = s * (2.0 * 2.0 * 3.0 * he * (e + he) + 2.0 * d * a);
         let bridge = 2.0 * d * h;
@@ -78,13 +72,7 @@ mod tests {
     fn train_flops_is_three_forward_passes_of_the_counted_products() {
         // E = 1, H_e = 1 (D = 2), H = 1, A = 1, V = 1; s = 1, t = 1:
         // encoder 2·2·3·2 + 2·2 = 28, bridge 4, decoder 2·3·4 + 2 + 2·3 + 2·4 = 40 → 3 · 72.
-        let m = FlopModel {
-            emb: 1.0,
-            enc: 1.0,
-            hid: 1.0,
-            att: 1.0,
-            vocab: 1.0,
-        };
+        let m = FlopModel { emb: 1.0, enc: 1.0, hid: 1.0, att: 1.0, vocab: 1.0 };
         assert_eq!(m.train_flops(1.0, 1.0), 216.0);
     }
 }

@@ -25,11 +25,7 @@ impl Vocab {
         for w in lines.iter().flatten() {
             *counts.entry(w.as_str()).or_default() += 1;
         }
-        let mut words: Vec<&str> = counts
-            .into_iter()
-            .filter(|&(_, n)| n >= MIN_FREQ)
-            .map(|(w, _)| w)
-            .collect();
+        let mut words: Vec<&str> = counts.into_iter().filter(|&(_, n)| n >= MIN_FREQ).map(|(w, _)| w).collect();
         words.sort_unstable();
         let itos = SPECIAL_TOKENS.iter().copied().chain(words);
         let ids: HashMap<String, i64> = itos.enumerate().map(|(i, w)| (w.to_string(), i as i64)).collect();
@@ -52,14 +48,7 @@ impl Vocab {
 pub fn read_tokenized(path: &Path) -> Result<Vec<Vec<String>>> {
     let re = Regex::new(r"\w+|[^\w\s]").map_err(|e| Error::Usage(format!("bench tokenizer: {e}")))?;
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    Ok(text
-        .lines()
-        .map(|l| {
-            re.find_iter(&l.to_lowercase())
-                .map(|m| m.as_str().to_string())
-                .collect()
-        })
-        .collect())
+    Ok(text.lines().map(|l| re.find_iter(&l.to_lowercase()).map(|m| m.as_str().to_string()).collect()).collect())
 }
 
 #[cfg(test)]

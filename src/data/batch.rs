@@ -145,7 +145,10 @@ mod tests {
                 // Like real parallel text: target length follows source length.
                 let s: usize = rng.random_range(1..40);
                 let t = (s + rng.random_range(0..6)).saturating_sub(2).max(1);
-                Example { src: (0..s).map(|k| 4 + k as i64).chain([EOS]).collect(), tgt: (0..t).map(|k| 4 + k as i64).collect() }
+                Example {
+                    src: (0..s).map(|k| 4 + k as i64).chain([EOS]).collect(),
+                    tgt: (0..t).map(|k| 4 + k as i64).collect(),
+                }
             })
             .collect()
     }
@@ -191,10 +194,8 @@ mod tests {
 
     #[test]
     fn collate_pads_and_shifts_the_target() {
-        let ex = vec![
-            Example { src: vec![5, 6, EOS], tgt: vec![7, 8, 9] },
-            Example { src: vec![5, EOS], tgt: vec![7] },
-        ];
+        let ex =
+            vec![Example { src: vec![5, 6, EOS], tgt: vec![7, 8, 9] }, Example { src: vec![5, EOS], tgt: vec![7] }];
         let b = collate(&ex, &[0, 1], Device::Cpu);
         assert_eq!(Vec::<i64>::try_from(b.src.view(-1)).unwrap(), vec![5, 6, EOS, 5, EOS, PAD]);
         assert_eq!(Vec::<i64>::try_from(&b.src_len).unwrap(), vec![3, 2]);

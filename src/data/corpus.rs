@@ -45,10 +45,7 @@ impl Source {
         if prefix.is_file() && prefix.extension().is_some_and(|e| e == "tsv") {
             return Source::Tsv(prefix.to_path_buf());
         }
-        Source::Aligned {
-            src: with_suffix(prefix, src_lang),
-            tgt: with_suffix(prefix, tgt_lang),
-        }
+        Source::Aligned { src: with_suffix(prefix, src_lang), tgt: with_suffix(prefix, tgt_lang) }
     }
 }
 
@@ -76,12 +73,7 @@ impl LineReader {
             return Err(Error::data(path, 0, "is a directory, expected a text file"));
         }
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        Ok(LineReader {
-            path: path.to_path_buf(),
-            reader: BufReader::new(file),
-            line: 0,
-            buf: Vec::new(),
-        })
+        Ok(LineReader { path: path.to_path_buf(), reader: BufReader::new(file), line: 0, buf: Vec::new() })
     }
 
     /// The next line without its terminator, or `None` at the end of the file. A last line
@@ -91,10 +83,8 @@ impl LineReader {
         // Room for the longest allowed line plus "\r\n": reading stops there, so a line without
         // newlines never grows the buffer past the cap.
         let limit = (MAX_LINE_BYTES + 2) as u64;
-        let n = (&mut self.reader)
-            .take(limit)
-            .read_until(b'\n', &mut self.buf)
-            .map_err(|e| Error::io(&self.path, e))?;
+        let n =
+            (&mut self.reader).take(limit).read_until(b'\n', &mut self.buf).map_err(|e| Error::io(&self.path, e))?;
         if n == 0 {
             return Ok(None);
         }
@@ -123,10 +113,7 @@ impl LineReader {
             return Err(Error::data(
                 &self.path,
                 line,
-                format!(
-                    "NUL byte at byte {} of the line; expected UTF-8 text, is this a binary file?",
-                    at + 1
-                ),
+                format!("NUL byte at byte {} of the line; expected UTF-8 text, is this a binary file?", at + 1),
             ));
         }
         match std::str::from_utf8(bytes) {
@@ -134,10 +121,7 @@ impl LineReader {
             Err(e) => Err(Error::data(
                 &self.path,
                 line,
-                format!(
-                    "invalid UTF-8 at byte {} of the line; the file must be UTF-8 encoded",
-                    e.valid_up_to() + 1
-                ),
+                format!("invalid UTF-8 at byte {} of the line; the file must be UTF-8 encoded", e.valid_up_to() + 1),
             )),
         }
     }
@@ -156,10 +140,7 @@ impl LineReader {
         let mut count = self.line;
         let mut last = b'\n';
         loop {
-            let chunk = self
-                .reader
-                .fill_buf()
-                .map_err(|e| Error::io(&self.path, e))?;
+            let chunk = self.reader.fill_buf().map_err(|e| Error::io(&self.path, e))?;
             let Some(&end) = chunk.last() else { break };
             count += chunk.iter().filter(|&&b| b == b'\n').count();
             last = end;
@@ -174,11 +155,7 @@ impl LineReader {
 
     /// An error for a file that has no line at all.
     fn empty(&self) -> Error {
-        Error::data(
-            &self.path,
-            0,
-            "empty file: a corpus needs at least one sentence",
-        )
+        Error::data(&self.path, 0, "empty file: a corpus needs at least one sentence")
     }
 }
 
@@ -202,10 +179,7 @@ impl PairReader {
     /// Opens the file(s) of `source`; a missing file or a directory is reported here.
     pub fn open(source: &Source) -> Result<PairReader> {
         let lines = match source {
-            Source::Aligned { src, tgt } => Lines::Aligned {
-                src: LineReader::open(src)?,
-                tgt: LineReader::open(tgt)?,
-            },
+            Source::Aligned { src, tgt } => Lines::Aligned { src: LineReader::open(src)?, tgt: LineReader::open(tgt)? },
             Source::Tsv(path) => Lines::Tsv(LineReader::open(path)?),
         };
         Ok(PairReader { lines, done: false })
@@ -217,11 +191,7 @@ impl PairReader {
                 let s = src.next_line()?;
                 let t = tgt.next_line()?;
                 match (s, t) {
-                    (Some(src_text), Some(tgt_text)) => Ok(Some(Pair {
-                        src: src_text,
-                        tgt: tgt_text,
-                        line: src.line,
-                    })),
+                    (Some(src_text), Some(tgt_text)) => Ok(Some(Pair { src: src_text, tgt: tgt_text, line: src.line })),
                     (None, None) if src.line == 0 => Err(src.empty()),
                     (None, None) => Ok(None),
                     (Some(_), None) if tgt.line == 0 => Err(tgt.empty()),
@@ -245,18 +215,12 @@ impl PairReader {
             }
             Lines::Tsv(reader) => {
                 let Some(text) = reader.next_line()? else {
-                    return if reader.line == 0 {
-                        Err(reader.empty())
-                    } else {
-                        Ok(None)
-                    };
+                    return if reader.line == 0 { Err(reader.empty()) } else { Ok(None) };
                 };
                 match text.split_once('\t') {
-                    Some((src, tgt)) if !tgt.contains('\t') => Ok(Some(Pair {
-                        src: src.to_owned(),
-                        tgt: tgt.to_owned(),
-                        line: reader.line,
-                    })),
+                    Some((src, tgt)) if !tgt.contains('\t') => {
+                        Ok(Some(Pair { src: src.to_owned(), tgt: tgt.to_owned(), line: reader.line }))
+                    }
                     split => {
                         let found = match split {
                             None => "no tab".to_owned(),
@@ -265,9 +229,7 @@ impl PairReader {
                         Err(Error::data(
                             &reader.path,
                             reader.line,
-                            format!(
-                                "expected SOURCE<TAB>TARGET with exactly one tab, found {found}"
-                            ),
+                            format!("expected SOURCE<TAB>TARGET with exactly one tab, found {found}"),
                         ))
                     }
                 }
@@ -308,10 +270,7 @@ pub struct FilterStats {
 /// Keeps the pairs usable for training: drops those with an empty (whitespace-only) side, and
 /// those with a side longer than `max_chars` characters, counting each kind so that the caller
 /// can report them. The first read error is returned as is.
-pub fn filter_pairs(
-    pairs: impl Iterator<Item = Result<Pair>>,
-    max_chars: usize,
-) -> Result<(Vec<Pair>, FilterStats)> {
+pub fn filter_pairs(pairs: impl Iterator<Item = Result<Pair>>, max_chars: usize) -> Result<(Vec<Pair>, FilterStats)> {
     let mut kept = Vec::new();
     let mut stats = FilterStats::default();
     for pair in pairs {
@@ -357,10 +316,7 @@ mod tests {
 
     #[test]
     fn suffix_is_appended_not_substituted() {
-        assert_eq!(
-            with_suffix(Path::new("d/train.v2"), "de"),
-            PathBuf::from("d/train.v2.de")
-        );
+        assert_eq!(with_suffix(Path::new("d/train.v2"), "de"), PathBuf::from("d/train.v2.de"));
     }
 
     #[test]

@@ -23,9 +23,7 @@ use tokenizers::normalizers::replace::ReplacePattern;
 use tokenizers::normalizers::{Lowercase, NormalizerWrapper, Replace, Sequence, Strip, NFC};
 use tokenizers::pre_tokenizers::metaspace::{Metaspace, PrependScheme};
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
-use tokenizers::{
-    AddedToken, AddedVocabulary, NormalizedString, Normalizer, SplitDelimiterBehavior,
-};
+use tokenizers::{AddedToken, AddedVocabulary, NormalizedString, Normalizer, SplitDelimiterBehavior};
 
 /// Padding id.
 pub const PAD: i64 = 0;
@@ -106,30 +104,18 @@ impl Tokenizer {
     /// distinct characters (the most frequent; rarer ones become `<unk>`), so the vocabulary
     /// never exceeds `spec.vocab_size`.
     pub fn train<S: AsRef<str> + Sync>(lines: &[S], spec: &Spec) -> Result<Tokenizer> {
-        let room = spec
-            .vocab_size
-            .checked_sub(SPECIAL_TOKENS.len())
-            .filter(|&n| n > 0)
-            .ok_or_else(|| {
-                Error::Tokenizer(format!(
-                    "vocabulary size {} leaves no room beyond the {} special tokens",
-                    spec.vocab_size,
-                    SPECIAL_TOKENS.len()
-                ))
-            })?;
-        let specials: Vec<AddedToken> = SPECIAL_TOKENS
-            .iter()
-            .map(|t| AddedToken::from(*t, true))
-            .collect();
+        let room = spec.vocab_size.checked_sub(SPECIAL_TOKENS.len()).filter(|&n| n > 0).ok_or_else(|| {
+            Error::Tokenizer(format!(
+                "vocabulary size {} leaves no room beyond the {} special tokens",
+                spec.vocab_size,
+                SPECIAL_TOKENS.len()
+            ))
+        })?;
+        let specials: Vec<AddedToken> = SPECIAL_TOKENS.iter().map(|t| AddedToken::from(*t, true)).collect();
         let unk = SPECIAL_TOKENS[UNK as usize].to_owned();
         let (model, mut trainer): (ModelWrapper, TrainerWrapper) = match spec.kind {
             Kind::Bpe => (
-                BPE::builder()
-                    .unk_token(unk)
-                    .fuse_unk(true)
-                    .build()
-                    .map_err(tk_error("building BPE"))?
-                    .into(),
+                BPE::builder().unk_token(unk).fuse_unk(true).build().map_err(tk_error("building BPE"))?.into(),
                 BpeTrainer::builder()
                     .vocab_size(spec.vocab_size)
                     .min_frequency(spec.min_frequency)
@@ -140,11 +126,7 @@ impl Tokenizer {
                     .into(),
             ),
             Kind::Word => (
-                WordLevel::builder()
-                    .unk_token(unk)
-                    .build()
-                    .map_err(tk_error("building the word model"))?
-                    .into(),
+                WordLevel::builder().unk_token(unk).build().map_err(tk_error("building the word model"))?.into(),
                 WordLevelTrainer::builder()
                     .vocab_size(spec.vocab_size)
                     .min_frequency(spec.min_frequency)
@@ -156,9 +138,7 @@ impl Tokenizer {
             ),
         };
         let mut inner = tokenizers::Tokenizer::new(model);
-        inner
-            .with_normalizer(Some(normalizer(spec.lowercase)?))
-            .map_err(tk_error("setting the normalizer"))?;
+        inner.with_normalizer(Some(normalizer(spec.lowercase)?)).map_err(tk_error("setting the normalizer"))?;
         match spec.kind {
             Kind::Bpe => {
                 let metaspace = Metaspace::new(METASPACE, PrependScheme::Always, true);
@@ -166,26 +146,19 @@ impl Tokenizer {
                 inner.with_decoder(Some(metaspace));
             }
             Kind::Word => {
-                let split = Split::new(
-                    SplitPattern::Regex(WORD_TOKENS.to_owned()),
-                    SplitDelimiterBehavior::Removed,
-                    true,
-                )
-                .map_err(tk_error("building the word splitter"))?;
+                let split =
+                    Split::new(SplitPattern::Regex(WORD_TOKENS.to_owned()), SplitDelimiterBehavior::Removed, true)
+                        .map_err(tk_error("building the word splitter"))?;
                 inner.with_pre_tokenizer(Some(split));
             }
         }
-        inner
-            .train(&mut trainer, lines.iter().map(|l| l.as_ref()))
-            .map_err(tk_error("training"))?;
+        inner.train(&mut trainer, lines.iter().map(|l| l.as_ref())).map_err(tk_error("training"))?;
         // Training registers the specials as added tokens, which would turn a literal "<s>" in
         // user text into BOS; they stay in the model vocabulary at ids 0..3, which is all we need.
         inner.with_added_vocabulary(AddedVocabulary::new());
         let tokenizer = Tokenizer::checked(inner, Path::new("(trained)"))?;
         if tokenizer.vocab_size() == SPECIAL_TOKENS.len() {
-            return Err(Error::Tokenizer(
-                "no text to train on: every training line is empty".into(),
-            ));
+            return Err(Error::Tokenizer("no text to train on: every training line is empty".into()));
         }
         Ok(tokenizer)
     }
@@ -197,11 +170,7 @@ impl Tokenizer {
         let (kind, unk) = match inner.get_model() {
             ModelWrapper::BPE(m) => (Kind::Bpe, m.unk_token.clone().unwrap_or_default()),
             ModelWrapper::WordLevel(m) => (Kind::Word, m.unk_token.clone()),
-            _ => {
-                return Err(bad(
-                    "unsupported tokenizer model: expected BPE or word-level".into(),
-                ))
-            }
+            _ => return Err(bad("unsupported tokenizer model: expected BPE or word-level".into())),
         };
         if unk != SPECIAL_TOKENS[UNK as usize] {
             return Err(bad(format!("unknown token is {unk:?}, expected \"<unk>\"")));
@@ -210,7 +179,9 @@ impl Tokenizer {
             let found = inner.token_to_id(token);
             if found != Some(id as u32) {
                 let at = found.map_or("absent".to_owned(), |f| format!("at id {f}"));
-                return Err(bad(format!("special token {token} is {at}, expected at id {id}: not a tokenizer of this toolkit")));
+                return Err(bad(format!(
+                    "special token {token} is {at}, expected at id {id}: not a tokenizer of this toolkit"
+                )));
             }
         }
         Ok(Tokenizer { inner, kind })
@@ -253,8 +224,7 @@ impl Tokenizer {
     pub fn normalize(&self, text: &str) -> Result<String> {
         let mut normalized = NormalizedString::from(text);
         if let Some(n) = self.inner.get_normalizer() {
-            n.normalize(&mut normalized)
-                .map_err(tk_error("normalizing"))?;
+            n.normalize(&mut normalized).map_err(tk_error("normalizing"))?;
         }
         Ok(normalized.get().to_owned())
     }
@@ -266,19 +236,13 @@ impl Tokenizer {
 
     /// Token ids of `text` and the tokens as the model spells them (e.g. `▁la`, `▁voit`, `ure`).
     pub fn encode_with_tokens(&self, text: &str) -> Result<(Vec<i64>, Vec<String>)> {
-        let encoding = self
-            .inner
-            .encode(text, false)
-            .map_err(tk_error("encoding"))?;
+        let encoding = self.inner.encode(text, false).map_err(tk_error("encoding"))?;
         Ok((to_i64(encoding.get_ids()), encoding.get_tokens().to_vec()))
     }
 
     /// [`Tokenizer::encode`] for many texts, in parallel.
     pub fn encode_batch(&self, texts: &[&str]) -> Result<Vec<Vec<i64>>> {
-        let encodings = self
-            .inner
-            .encode_batch(texts.to_vec(), false)
-            .map_err(tk_error("encoding"))?;
+        let encodings = self.inner.encode_batch(texts.to_vec(), false).map_err(tk_error("encoding"))?;
         Ok(encodings.iter().map(|e| to_i64(e.get_ids())).collect())
     }
 
@@ -289,17 +253,13 @@ impl Tokenizer {
         let mut kept = Vec::with_capacity(ids.len());
         for &id in ids {
             let Some(id) = u32::try_from(id).ok().filter(|&i| (i as usize) < size) else {
-                return Err(Error::Tokenizer(format!(
-                    "token id {id} is outside the vocabulary (size {size})"
-                )));
+                return Err(Error::Tokenizer(format!("token id {id} is outside the vocabulary (size {size})")));
             };
             if id as usize >= SPECIAL_TOKENS.len() {
                 kept.push(id);
             }
         }
-        self.inner
-            .decode(&kept, false)
-            .map_err(tk_error("decoding"))
+        self.inner.decode(&kept, false).map_err(tk_error("decoding"))
     }
 
     /// The spelling of token `id`, for display; `<unk>` for an id outside the vocabulary.
@@ -320,32 +280,16 @@ mod tests {
     use super::*;
 
     fn spec(kind: Kind) -> Spec {
-        Spec {
-            kind,
-            vocab_size: 200,
-            min_frequency: 1,
-            lowercase: false,
-        }
+        Spec { kind, vocab_size: 200, min_frequency: 1, lowercase: false }
     }
 
-    const LINES: [&str; 3] = [
-        "the cat sat on the mat.",
-        "the dog sat, too!",
-        "a cat and a dog",
-    ];
+    const LINES: [&str; 3] = ["the cat sat on the mat.", "the dog sat, too!", "a cat and a dog"];
 
     #[test]
     fn normalizer_collapses_whitespace_and_removes_controls() {
         let t = Tokenizer::train(&LINES, &spec(Kind::Bpe)).unwrap();
-        assert_eq!(
-            t.normalize("  a\t\tb \u{a0}\u{3000}c\r\n").unwrap(),
-            "a b c"
-        );
-        assert_eq!(
-            t.normalize("a \t b\u{85}c\u{2003}d\u{2028}e\u{b}f")
-                .unwrap(),
-            "a b c d e f"
-        );
+        assert_eq!(t.normalize("  a\t\tb \u{a0}\u{3000}c\r\n").unwrap(), "a b c");
+        assert_eq!(t.normalize("a \t b\u{85}c\u{2003}d\u{2028}e\u{b}f").unwrap(), "a b c d e f");
         assert_eq!(t.normalize("a\u{1}b \u{7f}\u{9f} c\u{0}").unwrap(), "ab c");
         // NFC: e + combining acute becomes é.
         assert_eq!(t.normalize("e\u{301}").unwrap(), "\u{e9}");
@@ -356,28 +300,20 @@ mod tests {
         for kind in [Kind::Bpe, Kind::Word] {
             let t = Tokenizer::train(&LINES, &spec(kind)).unwrap();
             let ids = t.encode("<s> </s> <pad>").unwrap();
-            assert!(
-                !ids.iter().any(|&i| i == PAD || i == BOS || i == EOS),
-                "{kind:?}: {ids:?}"
-            );
+            assert!(!ids.iter().any(|&i| i == PAD || i == BOS || i == EOS), "{kind:?}: {ids:?}");
         }
     }
 
     #[test]
     fn vocab_size_without_room_for_text_is_an_error() {
-        let s = Spec {
-            vocab_size: 4,
-            ..spec(Kind::Bpe)
-        };
+        let s = Spec { vocab_size: 4, ..spec(Kind::Bpe) };
         let msg = Tokenizer::train(&LINES, &s).unwrap_err().to_string();
         assert!(msg.contains("vocabulary size 4"), "{msg}");
     }
 
     #[test]
     fn training_on_empty_lines_is_an_error() {
-        let msg = Tokenizer::train(&["", "  "], &spec(Kind::Word))
-            .unwrap_err()
-            .to_string();
+        let msg = Tokenizer::train(&["", "  "], &spec(Kind::Word)).unwrap_err().to_string();
         assert!(msg.contains("no text to train on"), "{msg}");
     }
 }

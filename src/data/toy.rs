@@ -35,11 +35,7 @@ impl ToyCorpus {
     /// The six files of the corpus as (file name, content): one sentence per line, `\n` ends.
     fn files(&self) -> Vec<(String, String)> {
         let mut files = Vec::with_capacity(6);
-        for (split, pairs) in [
-            ("train", &self.train),
-            ("dev", &self.dev),
-            ("test", &self.test),
-        ] {
+        for (split, pairs) in [("train", &self.train), ("dev", &self.dev), ("test", &self.test)] {
             let mut en = String::new();
             let mut fr = String::new();
             for (e, f) in pairs {
@@ -70,11 +66,7 @@ pub fn generate(seed: u64) -> ToyCorpus {
     }
     let train = pairs.split_off(TEST_PAIRS + DEV_PAIRS);
     let dev = pairs.split_off(TEST_PAIRS);
-    ToyCorpus {
-        train,
-        dev,
-        test: pairs,
-    }
+    ToyCorpus { train, dev, test: pairs }
 }
 
 /// Writes `train.en train.fr dev.en dev.fr test.en test.fr` for `seed` into `dir` (created if
@@ -171,12 +163,7 @@ const fn noun(
     gender: Gender,
     kinds: Kinds,
 ) -> Noun {
-    Noun {
-        en: [en, en_pl],
-        fr: [fr, fr_pl],
-        gender,
-        kinds,
-    }
+    Noun { en: [en, en_pl], fr: [fr, fr_pl], gender, kinds }
 }
 
 // English nouns whose plural equals their singular (fish, sheep) are left out: "the fish" would
@@ -289,26 +276,11 @@ impl Adjective {
 }
 
 const fn after(en: &'static str, fr: [&'static str; 4], kinds: Kinds) -> Adjective {
-    Adjective {
-        en,
-        fr,
-        before: None,
-        kinds,
-    }
+    Adjective { en, fr, before: None, kinds }
 }
 
-const fn before(
-    en: &'static str,
-    fr: [&'static str; 4],
-    elided: &'static str,
-    kinds: Kinds,
-) -> Adjective {
-    Adjective {
-        en,
-        fr,
-        before: Some(elided),
-        kinds,
-    }
+const fn before(en: &'static str, fr: [&'static str; 4], elided: &'static str, kinds: Kinds) -> Adjective {
+    Adjective { en, fr, before: Some(elided), kinds }
 }
 
 #[rustfmt::skip]
@@ -352,18 +324,8 @@ struct Verb {
     objects: Kinds,
 }
 
-const fn verb(
-    en: [&'static str; 2],
-    subjects: Kinds,
-    objects: Kinds,
-    fr: [&'static str; 6],
-) -> Verb {
-    Verb {
-        en,
-        fr,
-        subjects,
-        objects,
-    }
+const fn verb(en: [&'static str; 2], subjects: Kinds, objects: Kinds, fr: [&'static str; 6]) -> Verb {
+    Verb { en, fr, subjects, objects }
 }
 
 /// Transitive verbs: regular -er verbs, two with spelling changes (acheter, manger), one -re verb
@@ -411,12 +373,7 @@ const VERBS: &[Verb] = &[
 ];
 
 /// "go to" → aller à (the "à" is written separately so it contracts with the article: au, aux).
-const GO: Verb = verb(
-    ["go to", "goes to"],
-    LIVING,
-    VENUE,
-    ["vais", "vas", "va", "allons", "allez", "vont"],
-);
+const GO: Verb = verb(["go to", "goes to"], LIVING, VENUE, ["vais", "vas", "va", "allons", "allez", "vont"]);
 const BE_FR: [&str; 6] = ["suis", "es", "est", "sommes", "êtes", "sont"];
 
 struct Pronoun {
@@ -711,29 +668,16 @@ fn noun_phrase(rng: &mut SplitMix64, kinds: Kinds, role: Role, mode: Mode) -> No
     };
     let before = adjective(rng, noun, true, 20);
     let after = adjective(rng, noun, false, 30);
-    NounPhrase {
-        det,
-        noun,
-        number,
-        before,
-        after,
-    }
+    NounPhrase { det, noun, number, before, after }
 }
 
 /// With probability `pct`, an adjective that fits `noun` and goes before it (or after it).
-fn adjective(
-    rng: &mut SplitMix64,
-    noun: &Noun,
-    before: bool,
-    pct: usize,
-) -> Option<&'static Adjective> {
+fn adjective(rng: &mut SplitMix64, noun: &Noun, before: bool, pct: usize) -> Option<&'static Adjective> {
     if !rng.percent(pct) {
         return None;
     }
-    let fitting: Vec<&'static Adjective> = ADJECTIVES
-        .iter()
-        .filter(|a| a.before.is_some() == before && a.kinds & noun.kinds != 0)
-        .collect();
+    let fitting: Vec<&'static Adjective> =
+        ADJECTIVES.iter().filter(|a| a.before.is_some() == before && a.kinds & noun.kinds != 0).collect();
     (!fitting.is_empty()).then(|| *rng.pick(&fitting))
 }
 
@@ -773,13 +717,7 @@ fn subject(rng: &mut SplitMix64, kinds: Kinds, coordination: bool) -> Subject {
     let r = rng.below(100);
     if kinds & PERSON != 0 && r < 40 {
         let p = rng.pick(PRONOUNS);
-        return Subject {
-            en: vec![p.en],
-            fr: vec![p.fr],
-            person: p.person,
-            gender: p.gender,
-            kinds: PERSON,
-        };
+        return Subject { en: vec![p.en], fr: vec![p.fr], person: p.person, gender: p.gender, kinds: PERSON };
     }
     if !coordination || r < 85 {
         return Subject::from_phrase(&noun_phrase(rng, kinds, Role::Subject, Mode::Plain));
@@ -788,11 +726,7 @@ fn subject(rng: &mut SplitMix64, kinds: Kinds, coordination: bool) -> Subject {
     let class = *rng.pick(&classes);
     let first = Subject::from_phrase(&noun_phrase(rng, class, Role::Subject, Mode::Plain));
     let second = Subject::from_phrase(&noun_phrase(rng, class, Role::Subject, Mode::Plain));
-    let gender = if first.gender == Fem && second.gender == Fem {
-        Fem
-    } else {
-        Masc
-    };
+    let gender = if first.gender == Fem && second.gender == Fem { Fem } else { Masc };
     Subject {
         en: [first.en, vec!["and"], second.en].concat(),
         fr: [first.fr, vec!["et"], second.fr].concat(),
@@ -806,10 +740,7 @@ fn subject(rng: &mut SplitMix64, kinds: Kinds, coordination: bool) -> Subject {
 #[derive(Clone, Copy)]
 enum Finite {
     /// A lexical verb: English needs "do" to negate or ask.
-    Lexical {
-        en: [&'static str; 2],
-        fr: &'static str,
-    },
+    Lexical { en: [&'static str; 2], fr: &'static str },
     /// "be" (also in "there is"): English negates and asks without "do".
     Be { en: &'static str, fr: &'static str },
 }
@@ -820,10 +751,7 @@ fn be(subject: &Subject) -> Finite {
         2 => "is",
         _ => "are",
     };
-    Finite::Be {
-        en,
-        fr: BE_FR[subject.person],
-    }
+    Finite::Be { en, fr: BE_FR[subject.person] }
 }
 
 /// Subject and verb in both languages, in the word order `mode` asks for:
@@ -835,15 +763,9 @@ fn clause(words: &mut Words, subject: &Subject, verb: Finite, mode: Mode) {
     let subj_en = subject.en.join(" ");
     match (verb, mode) {
         (Finite::Lexical { en, .. }, Mode::Plain) => words.en(&format!("{subj_en} {}", en[third])),
-        (Finite::Lexical { en, .. }, Mode::Not) => {
-            words.en(&format!("{subj_en} {do_} not {}", en[0]))
-        }
-        (Finite::Lexical { en, .. }, Mode::Adverb(a)) => {
-            words.en(&format!("{subj_en} {} {}", a.en, en[third]))
-        }
-        (Finite::Lexical { en, .. }, Mode::Question) => {
-            words.en(&format!("{do_} {subj_en} {}", en[0]))
-        }
+        (Finite::Lexical { en, .. }, Mode::Not) => words.en(&format!("{subj_en} {do_} not {}", en[0])),
+        (Finite::Lexical { en, .. }, Mode::Adverb(a)) => words.en(&format!("{subj_en} {} {}", a.en, en[third])),
+        (Finite::Lexical { en, .. }, Mode::Question) => words.en(&format!("{do_} {subj_en} {}", en[0])),
         (Finite::Be { en, .. }, Mode::Plain) => words.en(&format!("{subj_en} {en}")),
         (Finite::Be { en, .. }, Mode::Not) => words.en(&format!("{subj_en} {en} not")),
         (Finite::Be { en, .. }, Mode::Adverb(a)) => words.en(&format!("{subj_en} {en} {}", a.en)),
@@ -882,15 +804,7 @@ fn transitive(rng: &mut SplitMix64, mode: Mode) -> Words {
     let subject = subject(rng, verb.subjects, false);
     let object = noun_phrase(rng, verb.objects, Role::Object, mode);
     let mut words = Words::default();
-    clause(
-        &mut words,
-        &subject,
-        Finite::Lexical {
-            en: verb.en,
-            fr: verb.fr[subject.person],
-        },
-        mode,
-    );
+    clause(&mut words, &subject, Finite::Lexical { en: verb.en, fr: verb.fr[subject.person] }, mode);
     object.push(&mut words, mode);
     if rng.percent(30) {
         prepositional(rng, &mut words);
@@ -902,10 +816,8 @@ fn transitive(rng: &mut SplitMix64, mode: Mode) -> Words {
 fn described(rng: &mut SplitMix64, mode: Mode) -> Words {
     let subject = subject(rng, ANY, true);
     // Never the adjective the subject already has ("the red car is red").
-    let fitting: Vec<&Adjective> = ADJECTIVES
-        .iter()
-        .filter(|a| a.kinds & subject.kinds != 0 && !subject.en.contains(&a.en))
-        .collect();
+    let fitting: Vec<&Adjective> =
+        ADJECTIVES.iter().filter(|a| a.kinds & subject.kinds != 0 && !subject.en.contains(&a.en)).collect();
     let adj = rng.pick(&fitting);
     let mut words = Words::default();
     clause(&mut words, &subject, be(&subject), mode);
@@ -927,15 +839,7 @@ fn going(rng: &mut SplitMix64, mode: Mode) -> Words {
     let subject = subject(rng, GO.subjects, false);
     let place = noun_phrase(rng, GO.objects, Role::Destination, mode);
     let mut words = Words::default();
-    clause(
-        &mut words,
-        &subject,
-        Finite::Lexical {
-            en: GO.en,
-            fr: GO.fr[subject.person],
-        },
-        mode,
-    );
+    clause(&mut words, &subject, Finite::Lexical { en: GO.en, fr: GO.fr[subject.person] }, mode);
     words.fr("à");
     place.push(&mut words, mode);
     if rng.percent(25) {
@@ -949,13 +853,7 @@ fn going(rng: &mut SplitMix64, mode: Mode) -> Words {
 /// "there is not a dog in the garden." → "il n'y a pas de chien dans le jardin."
 fn existential(rng: &mut SplitMix64, mode: Mode) -> Words {
     let thing = noun_phrase(rng, ANY & !PLACE, Role::Existential, mode);
-    let there = Subject {
-        en: vec!["there"],
-        fr: vec!["il"],
-        person: 2,
-        gender: Masc,
-        kinds: 0,
-    };
+    let there = Subject { en: vec!["there"], fr: vec!["il"], person: 2, gender: Masc, kinds: 0 };
     let en = if thing.number == Sg { "is" } else { "are" };
     let mut words = Words::default();
     // "y" goes with the verb, so that "ne" lands before it: "il n'y a pas".
@@ -1025,9 +923,7 @@ fn english_text(words: &[String], end: char) -> String {
         .iter()
         .enumerate()
         .map(|(i, w)| match words.get(i + 1) {
-            Some(next) if w == "a" && next.starts_with(['a', 'e', 'i', 'o', 'u']) => {
-                "an".to_owned()
-            }
+            Some(next) if w == "a" && next.starts_with(['a', 'e', 'i', 'o', 'u']) => "an".to_owned(),
             _ => w.clone(),
         })
         .collect();
@@ -1048,10 +944,7 @@ fn french_text(words: &[String], end: char) -> String {
     let mut out: Vec<String> = Vec::with_capacity(articles.len());
     let mut i = 0;
     while i < articles.len() {
-        let contracted = match (
-            articles[i].as_str(),
-            articles.get(i + 1).map(String::as_str),
-        ) {
+        let contracted = match (articles[i].as_str(), articles.get(i + 1).map(String::as_str)) {
             ("à", Some("le")) => Some("au"),
             ("à", Some("les")) => Some("aux"),
             ("de", Some("le")) => Some("du"),
@@ -1083,26 +976,14 @@ mod tests {
     use std::collections::HashMap;
 
     fn find_noun(en: &str) -> &'static Noun {
-        NOUNS
-            .iter()
-            .find(|n| n.en[0] == en)
-            .expect("noun in lexicon")
+        NOUNS.iter().find(|n| n.en[0] == en).expect("noun in lexicon")
     }
 
     fn find_adjective(en: &str) -> &'static Adjective {
-        ADJECTIVES
-            .iter()
-            .find(|a| a.en == en)
-            .expect("adjective in lexicon")
+        ADJECTIVES.iter().find(|a| a.en == en).expect("adjective in lexicon")
     }
 
-    fn phrase(
-        det: Det,
-        before: Option<&str>,
-        after: Option<&str>,
-        noun: &str,
-        number: Number,
-    ) -> NounPhrase {
+    fn phrase(det: Det, before: Option<&str>, after: Option<&str>, noun: &str, number: Number) -> NounPhrase {
         NounPhrase {
             det,
             noun: find_noun(noun),
@@ -1117,10 +998,7 @@ mod tests {
         let mut words = Words::default();
         np.push(&mut words, mode);
         let (en, fr) = (english_text(&words.en, '.'), french_text(&words.fr, '.'));
-        (
-            en.trim_end_matches('.').to_owned(),
-            fr.trim_end_matches('.').to_owned(),
-        )
+        (en.trim_end_matches('.').to_owned(), fr.trim_end_matches('.').to_owned())
     }
 
     fn fr(np: NounPhrase) -> String {
@@ -1176,10 +1054,7 @@ mod tests {
     #[test]
     fn splits_have_the_documented_sizes() {
         let c = generate(3);
-        assert_eq!(
-            (c.train.len(), c.dev.len(), c.test.len()),
-            (TRAIN_PAIRS, DEV_PAIRS, TEST_PAIRS)
-        );
+        assert_eq!((c.train.len(), c.dev.len(), c.test.len()), (TRAIN_PAIRS, DEV_PAIRS, TEST_PAIRS));
     }
 
     #[test]
@@ -1189,10 +1064,7 @@ mod tests {
         let dev: HashSet<&str> = c.dev.iter().map(|(en, _)| en.as_str()).collect();
         assert_eq!(train.len(), c.train.len());
         assert_eq!(dev.len(), c.dev.len());
-        assert!(c
-            .test
-            .iter()
-            .all(|(en, _)| !train.contains(en.as_str()) && !dev.contains(en.as_str())));
+        assert!(c.test.iter().all(|(en, _)| !train.contains(en.as_str()) && !dev.contains(en.as_str())));
         assert!(c.dev.iter().all(|(en, _)| !train.contains(en.as_str())));
     }
 
@@ -1239,52 +1111,22 @@ mod tests {
             texts(&phrase(Det::The, None, Some("red"), "car", Sg), Mode::Plain),
             ("the red car".into(), "la voiture rouge".into())
         );
-        assert_eq!(
-            fr(phrase(Det::The, Some("small"), None, "house", Sg)),
-            "la petite maison"
-        );
-        assert_eq!(
-            fr(phrase(Det::The, Some("small"), Some("red"), "car", Pl)),
-            "les petites voitures rouges"
-        );
-        assert_eq!(
-            fr(phrase(Det::Indef, Some("big"), None, "house", Pl)),
-            "de grandes maisons"
-        );
-        assert_eq!(
-            fr(phrase(Det::Indef, None, Some("white"), "horse", Pl)),
-            "des chevaux blancs"
-        );
+        assert_eq!(fr(phrase(Det::The, Some("small"), None, "house", Sg)), "la petite maison");
+        assert_eq!(fr(phrase(Det::The, Some("small"), Some("red"), "car", Pl)), "les petites voitures rouges");
+        assert_eq!(fr(phrase(Det::Indef, Some("big"), None, "house", Pl)), "de grandes maisons");
+        assert_eq!(fr(phrase(Det::Indef, None, Some("white"), "horse", Pl)), "des chevaux blancs");
     }
 
     #[test]
     fn determiners_and_adjectives_change_before_a_vowel() {
         assert_eq!(fr(phrase(Det::The, None, None, "man", Sg)), "l'homme");
-        assert_eq!(
-            fr(phrase(Det::Poss(0), None, None, "school", Sg)),
-            "mon école"
-        );
-        assert_eq!(
-            fr(phrase(Det::Poss(0), Some("old"), None, "school", Sg)),
-            "ma vieille école"
-        );
+        assert_eq!(fr(phrase(Det::Poss(0), None, None, "school", Sg)), "mon école");
+        assert_eq!(fr(phrase(Det::Poss(0), Some("old"), None, "school", Sg)), "ma vieille école");
         assert_eq!(fr(phrase(Det::This, None, None, "tree", Sg)), "cet arbre");
-        assert_eq!(
-            fr(phrase(Det::This, Some("old"), None, "tree", Sg)),
-            "ce vieil arbre"
-        );
-        assert_eq!(
-            fr(phrase(Det::The, Some("beautiful"), None, "tree", Sg)),
-            "le bel arbre"
-        );
-        assert_eq!(
-            fr(phrase(Det::A, Some("new"), None, "hotel", Sg)),
-            "un nouvel hôtel"
-        );
-        assert_eq!(
-            texts(&phrase(Det::A, Some("old"), None, "car", Sg), Mode::Plain).0,
-            "an old car"
-        );
+        assert_eq!(fr(phrase(Det::This, Some("old"), None, "tree", Sg)), "ce vieil arbre");
+        assert_eq!(fr(phrase(Det::The, Some("beautiful"), None, "tree", Sg)), "le bel arbre");
+        assert_eq!(fr(phrase(Det::A, Some("new"), None, "hotel", Sg)), "un nouvel hôtel");
+        assert_eq!(texts(&phrase(Det::A, Some("old"), None, "car", Sg), Mode::Plain).0, "an old car");
     }
 
     #[test]
@@ -1294,42 +1136,19 @@ mod tests {
             ("one car".into(), "une voiture".into())
         );
         assert_eq!(fr(phrase(Det::Num(1), None, None, "book", Sg)), "un livre");
-        assert_eq!(
-            fr(phrase(Det::Num(17), None, Some("green"), "bottle", Pl)),
-            "dix-sept bouteilles vertes"
-        );
+        assert_eq!(fr(phrase(Det::Num(17), None, Some("green"), "bottle", Pl)), "dix-sept bouteilles vertes");
     }
 
     #[test]
     fn elision_and_contraction_look_at_the_next_word() {
         let cases: &[(&[&str], &str)] = &[
             (&["je", "aime", "le", "arbre"], "j'aime l'arbre."),
-            (
-                &["il", "ne", "est", "pas", "à", "le", "parc"],
-                "il n'est pas au parc.",
-            ),
-            (
-                &["nous", "allons", "à", "la", "école"],
-                "nous allons à l'école.",
-            ),
-            (
-                &["il", "est", "près", "de", "les", "arbres"],
-                "il est près des arbres.",
-            ),
-            (
-                &["il", "est", "près", "de", "le", "hôtel"],
-                "il est près de l'hôtel.",
-            ),
-            (
-                &[
-                    "est-ce", "que", "il", "ne", "y", "a", "pas", "de", "oiseaux",
-                ],
-                "est-ce qu'il n'y a pas d'oiseaux.",
-            ),
-            (
-                &["est-ce", "que", "huit", "chats", "dorment"],
-                "est-ce que huit chats dorment.",
-            ),
+            (&["il", "ne", "est", "pas", "à", "le", "parc"], "il n'est pas au parc."),
+            (&["nous", "allons", "à", "la", "école"], "nous allons à l'école."),
+            (&["il", "est", "près", "de", "les", "arbres"], "il est près des arbres."),
+            (&["il", "est", "près", "de", "le", "hôtel"], "il est près de l'hôtel."),
+            (&["est-ce", "que", "il", "ne", "y", "a", "pas", "de", "oiseaux"], "est-ce qu'il n'y a pas d'oiseaux."),
+            (&["est-ce", "que", "huit", "chats", "dorment"], "est-ce que huit chats dorment."),
         ];
         for (words, want) in cases {
             assert_eq!(french_text(&strings(words), '.'), *want);
@@ -1339,71 +1158,26 @@ mod tests {
     #[test]
     fn negation_wraps_the_verb_and_turns_indefinites_into_de() {
         let have = VERBS.iter().find(|v| v.en[0] == "have").expect("have");
-        let i = Subject {
-            en: vec!["I"],
-            fr: vec!["je"],
-            person: 0,
-            gender: Masc,
-            kinds: PERSON,
-        };
+        let i = Subject { en: vec!["I"], fr: vec!["je"], person: 0, gender: Masc, kinds: PERSON };
         let car = phrase(Det::A, None, None, "car", Sg);
         let apples = phrase(Det::Indef, None, None, "apple", Pl);
         let sentence = |np: &NounPhrase, mode: Mode| {
             let mut words = Words::default();
-            clause(
-                &mut words,
-                &i,
-                Finite::Lexical {
-                    en: have.en,
-                    fr: have.fr[0],
-                },
-                mode,
-            );
+            clause(&mut words, &i, Finite::Lexical { en: have.en, fr: have.fr[0] }, mode);
             np.push(&mut words, mode);
             (english_text(&words.en, '.'), french_text(&words.fr, '.'))
         };
-        assert_eq!(
-            sentence(&car, Mode::Plain),
-            ("I have a car.".into(), "j'ai une voiture.".into())
-        );
-        assert_eq!(
-            sentence(&car, Mode::Not),
-            (
-                "I do not have a car.".into(),
-                "je n'ai pas de voiture.".into()
-            )
-        );
-        assert_eq!(
-            sentence(&apples, Mode::Not),
-            (
-                "I do not have any apples.".into(),
-                "je n'ai pas de pommes.".into()
-            )
-        );
+        assert_eq!(sentence(&car, Mode::Plain), ("I have a car.".into(), "j'ai une voiture.".into()));
+        assert_eq!(sentence(&car, Mode::Not), ("I do not have a car.".into(), "je n'ai pas de voiture.".into()));
+        assert_eq!(sentence(&apples, Mode::Not), ("I do not have any apples.".into(), "je n'ai pas de pommes.".into()));
         let never = Mode::Adverb(&ADVERBS[3]);
-        assert_eq!(
-            sentence(&apples, never),
-            (
-                "I never have apples.".into(),
-                "je n'ai jamais de pommes.".into()
-            )
-        );
-        assert_eq!(
-            sentence(&car, Mode::Question),
-            (
-                "do I have a car.".into(),
-                "est-ce que j'ai une voiture.".into()
-            )
-        );
+        assert_eq!(sentence(&apples, never), ("I never have apples.".into(), "je n'ai jamais de pommes.".into()));
+        assert_eq!(sentence(&car, Mode::Question), ("do I have a car.".into(), "est-ce que j'ai une voiture.".into()));
     }
 
     #[test]
     fn the_corpus_shows_every_phenomenon_often() {
-        let after: HashSet<&str> = ADJECTIVES
-            .iter()
-            .filter(|a| a.before.is_none())
-            .flat_map(|a| a.fr)
-            .collect();
+        let after: HashSet<&str> = ADJECTIVES.iter().filter(|a| a.before.is_none()).flat_map(|a| a.fr).collect();
         let before: HashSet<&str> = ADJECTIVES
             .iter()
             .filter_map(|a| a.before.map(|e| (a, e)))
@@ -1411,70 +1185,30 @@ mod tests {
             .collect();
         let nouns: HashSet<&str> = NOUNS.iter().flat_map(|n| n.fr).collect();
         // Plural forms that differ from the singular, so that a match proves number agreement.
-        let plural_nouns: HashSet<&str> = NOUNS
-            .iter()
-            .filter(|n| n.fr[0] != n.fr[1])
-            .map(|n| n.fr[1])
-            .collect();
+        let plural_nouns: HashSet<&str> = NOUNS.iter().filter(|n| n.fr[0] != n.fr[1]).map(|n| n.fr[1]).collect();
         let plural_after: HashSet<&str> = ADJECTIVES
             .iter()
             .filter(|a| a.before.is_none())
-            .flat_map(|a| {
-                [a.fr[2], a.fr[3]]
-                    .into_iter()
-                    .filter(move |f| *f != a.fr[0])
-            })
+            .flat_map(|a| [a.fr[2], a.fr[3]].into_iter().filter(move |f| *f != a.fr[0]))
             .collect();
         let c = generate(1);
         let count = |f: &dyn Fn(&str, &[&str]) -> bool| {
             c.train
                 .iter()
-                .filter(|(en, fr)| {
-                    f(
-                        en,
-                        &fr.trim_end_matches(['.', '?'])
-                            .split_whitespace()
-                            .collect::<Vec<_>>(),
-                    )
-                })
+                .filter(|(en, fr)| f(en, &fr.trim_end_matches(['.', '?']).split_whitespace().collect::<Vec<_>>()))
                 .count()
         };
         let adjacent = |w: &[&str], first: &HashSet<&str>, second: &HashSet<&str>| {
-            w.windows(2)
-                .any(|p| first.contains(p[0]) && second.contains(p[1]))
+            w.windows(2).any(|p| first.contains(p[0]) && second.contains(p[1]))
         };
         let phenomena = [
-            (
-                "noun + adjective",
-                count(&|_, w| adjacent(w, &nouns, &after)),
-                3000,
-            ),
-            (
-                "adjective + noun",
-                count(&|_, w| adjacent(w, &before, &nouns)),
-                2000,
-            ),
-            (
-                "plural agreement",
-                count(&|_, w| adjacent(w, &plural_nouns, &plural_after)),
-                1000,
-            ),
-            (
-                "ne … pas",
-                count(&|en, w| en.contains(" not ") && w.contains(&"pas")),
-                1500,
-            ),
+            ("noun + adjective", count(&|_, w| adjacent(w, &nouns, &after)), 3000),
+            ("adjective + noun", count(&|_, w| adjacent(w, &before, &nouns)), 2000),
+            ("plural agreement", count(&|_, w| adjacent(w, &plural_nouns, &plural_after)), 1000),
+            ("ne … pas", count(&|en, w| en.contains(" not ") && w.contains(&"pas")), 1500),
             ("ne … jamais", count(&|_, w| w.contains(&"jamais")), 200),
-            (
-                "elision",
-                count(&|_, w| w.iter().any(|x| x.contains('\''))),
-                2000,
-            ),
-            (
-                "au/aux/du",
-                count(&|_, w| w.iter().any(|x| ["au", "aux", "du"].contains(x))),
-                400,
-            ),
+            ("elision", count(&|_, w| w.iter().any(|x| x.contains('\''))), 2000),
+            ("au/aux/du", count(&|_, w| w.iter().any(|x| ["au", "aux", "du"].contains(x))), 400),
             ("est-ce que", count(&|_, w| w[0] == "est-ce"), 800),
         ];
         for (name, n, min) in phenomena {

@@ -2,9 +2,7 @@
 
 use super::colormap::{level, level_rgb, text_on, LEVELS};
 use super::font::Font;
-use super::layout::{
-    Plan, LABEL_GAP, LABEL_SIZE, TICKS, TICK_GAP, TICK_LEN, TICK_SIZE, VALUE_SIZE,
-};
+use super::layout::{Plan, LABEL_GAP, LABEL_SIZE, TICKS, TICK_GAP, TICK_LEN, TICK_SIZE, VALUE_SIZE};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -48,18 +46,11 @@ impl<DB: DrawingBackend> Painter<'_, DB> {
     ) -> Result<(), String> {
         match self.target {
             Target::Svg => {
-                let style =
-                    TextStyle::from((FontFamily::Name(self.font.family()), size * SVG_SIZE_UNIT))
-                        .color(color)
-                        .pos(Pos::new(h, VPos::Center))
-                        .transform(if rotated {
-                            FontTransform::Rotate270
-                        } else {
-                            FontTransform::None
-                        });
-                self.area
-                    .draw_text(text, &style, (x, y))
-                    .map_err(|e| e.to_string())
+                let style = TextStyle::from((FontFamily::Name(self.font.family()), size * SVG_SIZE_UNIT))
+                    .color(color)
+                    .pos(Pos::new(h, VPos::Center))
+                    .transform(if rotated { FontTransform::Rotate270 } else { FontTransform::None });
+                self.area.draw_text(text, &style, (x, y)).map_err(|e| e.to_string())
             }
             Target::Bitmap => {
                 let width = self.font.width(size, text);
@@ -75,15 +66,9 @@ impl<DB: DrawingBackend> Painter<'_, DB> {
                 let mut result = Ok(());
                 self.font.rasterize(size, text, |u, v, coverage| {
                     let (u, v) = (u0 + u, v0 + v);
-                    let at = if rotated {
-                        (x + v, y - u)
-                    } else {
-                        (x + u, y + v)
-                    };
+                    let at = if rotated { (x + v, y - u) } else { (x + u, y + v) };
                     if result.is_ok() && coverage > 0.0 {
-                        result = self
-                            .area
-                            .draw_pixel(at, &color.mix(f64::from(coverage.min(1.0))));
+                        result = self.area.draw_pixel(at, &color.mix(f64::from(coverage.min(1.0))));
                     }
                 });
                 result.map_err(|e| e.to_string())
@@ -91,20 +76,9 @@ impl<DB: DrawingBackend> Painter<'_, DB> {
         }
     }
 
-    fn rect(
-        &self,
-        [x0, y0, x1, y1]: [i32; 4],
-        color: RGBColor,
-        filled: bool,
-    ) -> Result<(), String> {
-        let style = if filled {
-            color.filled()
-        } else {
-            color.stroke_width(1)
-        };
-        self.area
-            .draw(&Rectangle::new([(x0, y0), (x1, y1)], style))
-            .map_err(|e| e.to_string())
+    fn rect(&self, [x0, y0, x1, y1]: [i32; 4], color: RGBColor, filled: bool) -> Result<(), String> {
+        let style = if filled { color.filled() } else { color.stroke_width(1) };
+        self.area.draw(&Rectangle::new([(x0, y0), (x1, y1)], style)).map_err(|e| e.to_string())
     }
 }
 
@@ -121,20 +95,10 @@ pub(crate) fn paint<DB: DrawingBackend>(
 ) -> Result<(), String> {
     let p = Painter { area, font, target };
     area.fill(&WHITE).map_err(|e| e.to_string())?;
-    let lines = plan
-        .header
-        .iter()
-        .chain(plan.panels.iter().flat_map(|p| &p.title));
+    let lines = plan.header.iter().chain(plan.panels.iter().flat_map(|p| &p.title));
     for line in lines {
         let colour = if line.muted { &MUTED } else { &TEXT };
-        p.text(
-            &line.text,
-            line.size,
-            colour,
-            HPos::Left,
-            (line.x, line.y),
-            false,
-        )?;
+        p.text(&line.text, line.size, colour, HPos::Left, (line.x, line.y), false)?;
     }
     for panel in &plan.panels {
         if let Some((msg, rect)) = &panel.empty {

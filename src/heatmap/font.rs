@@ -26,9 +26,7 @@ pub struct Font {
 
 impl std::fmt::Debug for Font {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Font")
-            .field("family", &self.family)
-            .finish_non_exhaustive()
+        f.debug_struct("Font").field("family", &self.family).finish_non_exhaustive()
     }
 }
 
@@ -42,26 +40,16 @@ impl Font {
                 unreachable!("the embedded DejaVuSans.ttf is not a valid font")
             })
         });
-        Font {
-            family: EMBEDDED_FAMILY.to_string(),
-            face: face.clone(),
-        }
+        Font { family: EMBEDDED_FAMILY.to_string(), face: face.clone() }
     }
 
     /// Loads a TrueType/OpenType font (`.ttf`, `.otf`, or the first face of a `.ttc`). SVG
     /// output names it by its file stem, which the viewer resolves among its own fonts.
     pub fn from_file(path: &Path) -> Result<Font> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let face = FontArc::try_from_vec(bytes).map_err(|_| {
-            Error::Usage(format!(
-                "--font {}: not a TrueType/OpenType font",
-                path.display()
-            ))
-        })?;
-        Ok(Font {
-            family: format!("{}, sans-serif", css_family_name(path)),
-            face,
-        })
+        let face = FontArc::try_from_vec(bytes)
+            .map_err(|_| Error::Usage(format!("--font {}: not a TrueType/OpenType font", path.display())))?;
+        Ok(Font { family: format!("{}, sans-serif", css_family_name(path)), face })
     }
 
     /// The CSS `font-family` list of SVG text.
@@ -127,14 +115,8 @@ impl Font {
 
 /// The file stem reduced to characters that are valid unquoted in a CSS `font-family` list.
 fn css_family_name(path: &Path) -> String {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name: String = stem
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name: String = stem.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
     match name.chars().next() {
         Some(c) if c.is_ascii_alphabetic() => name,
         _ => format!("user-font-{name}"),
@@ -171,14 +153,8 @@ mod tests {
 
     #[test]
     fn family_names_from_file_stems_are_css_identifiers() {
-        assert_eq!(
-            css_family_name(Path::new("/x/NotoSansCJK-Regular.ttc")),
-            "NotoSansCJK-Regular"
-        );
-        assert_eq!(
-            css_family_name(Path::new("9 fonts\".ttf")),
-            "user-font-9fonts"
-        );
+        assert_eq!(css_family_name(Path::new("/x/NotoSansCJK-Regular.ttc")), "NotoSansCJK-Regular");
+        assert_eq!(css_family_name(Path::new("9 fonts\".ttf")), "user-font-9fonts");
     }
 
     #[test]

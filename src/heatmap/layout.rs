@@ -98,14 +98,9 @@ impl Grid {
         // Edges at floor(i * w / n): exact multiples of the cell size while cells are whole
         // pixels, and still a partition of the available width when they are not.
         let edges = |start: i32, len: i32, n: usize| -> Vec<i32> {
-            (0..=n)
-                .map(|i| start + (i as i64 * len as i64 / n.max(1) as i64) as i32)
-                .collect()
+            (0..=n).map(|i| start + (i as i64 * len as i64 / n.max(1) as i64) as i32).collect()
         };
-        Grid {
-            cols: edges(x, w, n_cols),
-            rows: edges(y, h, n_rows),
-        }
+        Grid { cols: edges(x, w, n_cols), rows: edges(y, h, n_rows) }
     }
 
     /// Left edge of the grid.
@@ -169,11 +164,7 @@ pub(crate) fn text_width(font: &Font, size: f64, text: &str) -> i32 {
 pub(crate) fn printable(s: &str) -> String {
     s.chars()
         .flat_map(|c| {
-            let shown: Vec<char> = if c.is_control() {
-                c.escape_debug().collect()
-            } else {
-                vec![c]
-            };
+            let shown: Vec<char> = if c.is_control() { c.escape_debug().collect() } else { vec![c] };
             shown
         })
         .collect()
@@ -197,11 +188,7 @@ pub(crate) fn wrap(font: &Font, size: f64, text: &str, max_w: i32) -> Vec<String
     let mut lines: Vec<String> = Vec::new();
     let mut current = String::new();
     for word in printable(text).split_whitespace() {
-        let candidate = if current.is_empty() {
-            word.to_string()
-        } else {
-            format!("{current} {word}")
-        };
+        let candidate = if current.is_empty() { word.to_string() } else { format!("{current} {word}") };
         if fits(&candidate) {
             current = candidate;
             continue;
@@ -240,31 +227,13 @@ pub(crate) fn wrap(font: &Font, size: f64, text: &str, max_w: i32) -> Vec<String
 /// Every `stride`-th label, with the stride chosen so that drawn labels are at least
 /// [`LABEL_PITCH`] apart when cells are `pitch` px.
 fn labels(tokens: &[String], pitch: f64) -> Vec<Label> {
-    let stride = if pitch >= LABEL_PITCH {
-        1
-    } else {
-        (LABEL_PITCH / pitch.max(1e-3)).ceil() as usize
-    };
-    tokens
-        .iter()
-        .enumerate()
-        .step_by(stride)
-        .map(|(index, t)| Label {
-            index,
-            text: label_text(t),
-        })
-        .collect()
+    let stride = if pitch >= LABEL_PITCH { 1 } else { (LABEL_PITCH / pitch.max(1e-3)).ceil() as usize };
+    tokens.iter().enumerate().step_by(stride).map(|(index, t)| Label { index, text: label_text(t) }).collect()
 }
 
 /// Lays `items` out from `(x, top)` in a block `width` px wide: keys in a column on the left,
 /// values wrapped to their right. Returns the lines and the number of rows used.
-fn place(
-    font: &Font,
-    size: f64,
-    items: &[Item],
-    (x, top): (i32, i32),
-    width: i32,
-) -> (Vec<TextLine>, i32) {
+fn place(font: &Font, size: f64, items: &[Item], (x, top): (i32, i32), width: i32) -> (Vec<TextLine>, i32) {
     let key_w = key_width(font, size, items);
     let mut lines = Vec::new();
     let mut row = 0;
@@ -272,25 +241,13 @@ fn place(
         let y = |row: i32| top + row * LINE_H + LINE_H / 2;
         let indent = if item.key.is_some() { key_w } else { 0 };
         if let Some(key) = &item.key {
-            lines.push(TextLine {
-                text: key.clone(),
-                x,
-                y: y(row),
-                size,
-                muted: true,
-            });
+            lines.push(TextLine { text: key.clone(), x, y: y(row), size, muted: true });
         }
         let wrapped = wrap(font, size, &item.value, width - indent);
         // An empty value still takes its row, next to its key.
         let rows = wrapped.len().max(1) as i32;
         for (i, text) in wrapped.into_iter().enumerate() {
-            lines.push(TextLine {
-                text,
-                x: x + indent,
-                y: y(row + i as i32),
-                size,
-                muted: false,
-            });
+            lines.push(TextLine { text, x: x + indent, y: y(row + i as i32), size, muted: false });
         }
         row += rows;
     }
@@ -309,20 +266,12 @@ fn key_width(font: &Font, size: f64, items: &[Item]) -> i32 {
 
 /// Width `items` would take unwrapped.
 fn unwrapped_width(font: &Font, size: f64, items: &[Item]) -> i32 {
-    let values = items
-        .iter()
-        .map(|i| text_width(font, size, &printable(&i.value)))
-        .max()
-        .unwrap_or(0);
+    let values = items.iter().map(|i| text_width(font, size, &printable(&i.value))).max().unwrap_or(0);
     key_width(font, size, items) + values
 }
 
 fn widest(font: &Font, size: f64, texts: &[String]) -> i32 {
-    texts
-        .iter()
-        .map(|t| text_width(font, size, &label_text(t)))
-        .max()
-        .unwrap_or(0)
+    texts.iter().map(|t| text_width(font, size, &label_text(t))).max().unwrap_or(0)
 }
 
 /// What an empty panel says instead of showing a matrix; `None` when there is a matrix.
@@ -345,20 +294,9 @@ fn bar_block(font: &Font) -> i32 {
 pub(crate) fn plan(font: &Font, header: &[Item], panels: &[PanelInput]) -> Plan {
     let n = panels.len().max(1) as i32;
     // Widths first: they do not depend on the header, whose wrapping depends on them.
-    let y_label_w: Vec<i32> = panels
-        .iter()
-        .map(|p| widest(font, LABEL_SIZE, &p.target))
-        .collect();
-    let x_label_h = panels
-        .iter()
-        .map(|p| widest(font, LABEL_SIZE, &p.source))
-        .max()
-        .unwrap_or(0);
-    let fixed_w = 2 * PAD
-        + (n - 1) * PANEL_GAP
-        + bar_block(font)
-        + y_label_w.iter().sum::<i32>()
-        + n * LABEL_GAP;
+    let y_label_w: Vec<i32> = panels.iter().map(|p| widest(font, LABEL_SIZE, &p.target)).collect();
+    let x_label_h = panels.iter().map(|p| widest(font, LABEL_SIZE, &p.source)).max().unwrap_or(0);
+    let fixed_w = 2 * PAD + (n - 1) * PANEL_GAP + bar_block(font) + y_label_w.iter().sum::<i32>() + n * LABEL_GAP;
     let grid_w_avail = ((CAP as i32 - fixed_w) / n).max(100);
     let grid_w: Vec<i32> = panels
         .iter()
@@ -413,21 +351,11 @@ pub(crate) fn plan(font: &Font, header: &[Item], panels: &[PanelInput]) -> Plan 
                 grid,
                 weights: Vec::new(),
                 values: false,
-                empty: Some((
-                    msg,
-                    [grid_x, grid_top, grid_x + grid_w[k], grid_top + EMPTY_BOX.1],
-                )),
+                empty: Some((msg, [grid_x, grid_top, grid_x + grid_w[k], grid_top + EMPTY_BOX.1])),
             }
         } else {
             let grid_h = (p.target.len() as i64 * CELL as i64).min(grid_h_avail as i64) as i32;
-            let grid = Grid::new(
-                grid_x,
-                grid_top,
-                grid_w[k],
-                grid_h,
-                p.source.len(),
-                p.target.len(),
-            );
+            let grid = Grid::new(grid_x, grid_top, grid_w[k], grid_h, p.source.len(), p.target.len());
             let pitch_x = f64::from(grid_w[k]) / p.source.len() as f64;
             let pitch_y = f64::from(grid_h) / p.target.len() as f64;
             PanelPlan {
@@ -453,21 +381,11 @@ pub(crate) fn plan(font: &Font, header: &[Item], panels: &[PanelInput]) -> Plan 
     }
 
     let bar_h = (max_bottom - grid_top).clamp(BAR_H.0, BAR_H.1);
-    let bar = Bar {
-        x: PAD + panel_w.iter().sum::<i32>() + (n - 1) * PANEL_GAP + BAR_GAP,
-        y: grid_top,
-        w: BAR_W,
-        h: bar_h,
-    };
+    let bar =
+        Bar { x: PAD + panel_w.iter().sum::<i32>() + (n - 1) * PANEL_GAP + BAR_GAP, y: grid_top, w: BAR_W, h: bar_h };
     // The bottom tick label hangs half a line below the bar.
     let height = max_bottom.max(grid_top + bar_h + LINE_H / 2) + PAD;
-    Plan {
-        width: width as u32,
-        height: height as u32,
-        header: header_lines,
-        panels: plans,
-        bar,
-    }
+    Plan { width: width as u32, height: height as u32, header: header_lines, panels: plans, bar }
 }
 
 #[cfg(test)]
@@ -493,10 +411,7 @@ mod tests {
     #[test]
     fn cells_keep_their_natural_size_until_the_cap() {
         let font = Font::embedded();
-        let header = [Item {
-            key: Some("source:".into()),
-            value: "t".into(),
-        }];
+        let header = [Item { key: Some("source:".into()), value: "t".into() }];
         let p = plan(&font, &header, &[input(10, 4)]);
         let g = &p.panels[0].grid;
         assert_eq!(g.cols[10] - g.left(), 10 * CELL as i32);
@@ -515,9 +430,7 @@ mod tests {
         let text = "word ".repeat(400);
         let lines = wrap(&font, HEADER_SIZE, &text, 300);
         assert_eq!(lines.len(), MAX_LINES);
-        assert!(lines
-            .iter()
-            .all(|l| text_width(&font, HEADER_SIZE, l) <= 300));
+        assert!(lines.iter().all(|l| text_width(&font, HEADER_SIZE, l) <= 300));
         assert!(lines[MAX_LINES - 1].ends_with('…'));
         let long_word = "x".repeat(500);
         assert_eq!(wrap(&font, HEADER_SIZE, &long_word, 200).len(), MAX_LINES);

@@ -63,9 +63,7 @@ impl FromStr for Format {
         match s.to_ascii_lowercase().as_str() {
             "png" => Ok(Format::Png),
             "svg" => Ok(Format::Svg),
-            _ => Err(Error::Usage(format!(
-                "unknown image format {s:?}: expected png or svg"
-            ))),
+            _ => Err(Error::Usage(format!("unknown image format {s:?}: expected png or svg"))),
         }
     }
 }
@@ -87,12 +85,7 @@ pub struct Style {
 impl Default for Style {
     /// Subword pieces, combined weights, PNG, DejaVu Sans.
     fn default() -> Style {
-        Style {
-            words: false,
-            head: None,
-            format: Format::Png,
-            font: Font::embedded(),
-        }
+        Style { words: false, head: None, format: Format::Png, font: Font::embedded() }
     }
 }
 
@@ -126,12 +119,7 @@ impl Layout {
         let g = self.grids.get(panel)?;
         let (x0, x1) = (*g.cols.get(col)?, *g.cols.get(col + 1)?);
         let (y0, y1) = (*g.rows.get(row)?, *g.rows.get(row + 1)?);
-        Some(CellRect {
-            x: x0,
-            y: y0,
-            w: (x1 - x0) as u32,
-            h: (y1 - y0) as u32,
-        })
+        Some(CellRect { x: x0, y: y0, w: (x1 - x0) as u32, h: (y1 - y0) as u32 })
     }
 }
 
@@ -146,9 +134,7 @@ fn shown(text: &str) -> String {
 
 /// The matrix `style` asks for: validated, head picked, words merged.
 fn select(record: &AttentionRecord, style: &Style) -> Result<AttentionRecord> {
-    record
-        .validate()
-        .map_err(|msg| Error::Usage(format!("attention record of line {}: {msg}", record.line)))?;
+    record.validate().map_err(|msg| Error::Usage(format!("attention record of line {}: {msg}", record.line)))?;
     let mut chosen = record.clone();
     if let Some(h) = style.head {
         let heads = record.head_weights.as_ref().ok_or_else(|| {
@@ -158,61 +144,33 @@ fn select(record: &AttentionRecord, style: &Style) -> Result<AttentionRecord> {
             ))
         })?;
         chosen.weights = heads.get(h).cloned().ok_or_else(|| {
-            Error::Usage(format!(
-                "--head {h}: the model has {} heads, numbered 0 to {}",
-                heads.len(),
-                heads.len() - 1
-            ))
+            Error::Usage(format!("--head {h}: the model has {} heads, numbered 0 to {}", heads.len(), heads.len() - 1))
         })?;
     }
     chosen.head_weights = None;
-    Ok(if style.words {
-        merge_words(&chosen)
-    } else {
-        chosen
-    })
+    Ok(if style.words { merge_words(&chosen) } else { chosen })
 }
 
 fn single_plan(record: &AttentionRecord, style: &Style) -> Result<layout::Plan> {
     let r = select(record, style)?;
     let header = [
-        Item {
-            key: Some("source:".into()),
-            value: shown(&r.source_text),
-        },
-        Item {
-            key: Some("translation:".into()),
-            value: shown(&r.translation),
-        },
+        Item { key: Some("source:".into()), value: shown(&r.source_text) },
+        Item { key: Some("translation:".into()), value: shown(&r.translation) },
     ];
-    let panel = PanelInput {
-        title: Vec::new(),
-        source: r.source,
-        target: r.target,
-        weights: r.weights,
-    };
+    let panel = PanelInput { title: Vec::new(), source: r.source, target: r.target, weights: r.weights };
     Ok(layout::plan(&style.font, &header, &[panel]))
 }
 
 fn panels_plan(panels: &[(String, AttentionRecord)], style: &Style) -> Result<layout::Plan> {
-    let source_text = panels
-        .first()
-        .map(|(_, r)| r.source_text.clone())
-        .unwrap_or_default();
+    let source_text = panels.first().map(|(_, r)| r.source_text.clone()).unwrap_or_default();
     let inputs = panels
         .iter()
         .map(|(title, record)| {
             let r = select(record, style)?;
             Ok(PanelInput {
                 title: vec![
-                    Item {
-                        key: None,
-                        value: title.clone(),
-                    },
-                    Item {
-                        key: Some("→".into()),
-                        value: shown(&r.translation),
-                    },
+                    Item { key: None, value: title.clone() },
+                    Item { key: Some("→".into()), value: shown(&r.translation) },
                 ],
                 source: r.source,
                 target: r.target,
@@ -220,10 +178,7 @@ fn panels_plan(panels: &[(String, AttentionRecord)], style: &Style) -> Result<la
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let header = [Item {
-        key: Some("source:".into()),
-        value: shown(&source_text),
-    }];
+    let header = [Item { key: Some("source:".into()), value: shown(&source_text) }];
     Ok(layout::plan(&style.font, &header, &inputs))
 }
 
@@ -238,11 +193,7 @@ pub fn layout_panels(panels: &[(String, AttentionRecord)], style: &Style) -> Res
 }
 
 fn to_layout(plan: layout::Plan) -> Layout {
-    Layout {
-        width: plan.width,
-        height: plan.height,
-        grids: plan.panels.into_iter().map(|p| p.grid).collect(),
-    }
+    Layout { width: plan.width, height: plan.height, grids: plan.panels.into_iter().map(|p| p.grid).collect() }
 }
 
 /// Draws the attention of one sentence to `out` (written atomically) in `style.format`.
@@ -258,24 +209,15 @@ pub fn render(record: &AttentionRecord, style: &Style, out: &Path) -> Result<()>
 /// Draws several models' attention for the same sentence side by side in one picture, each panel
 /// with its own axes and title (e.g. "bahdanau attention · bahdanau decoder") and translation,
 /// one shared colour bar, the source sentence on top.
-pub fn render_panels(
-    panels: &[(String, AttentionRecord)],
-    style: &Style,
-    out: &Path,
-) -> Result<()> {
+pub fn render_panels(panels: &[(String, AttentionRecord)], style: &Style, out: &Path) -> Result<()> {
     write(&panels_plan(panels, style)?, style, out)
 }
 
 fn write(plan: &layout::Plan, style: &Style, out: &Path) -> Result<()> {
-    let render_err = |msg: String| Error::Render {
-        path: out.to_path_buf(),
-        msg,
-    };
+    let render_err = |msg: String| Error::Render { path: out.to_path_buf(), msg };
     let bytes = match style.format {
         Format::Png => draw::png(plan, &style.font).map_err(render_err)?,
-        Format::Svg => draw::svg(plan, &style.font)
-            .map_err(render_err)?
-            .into_bytes(),
+        Format::Svg => draw::svg(plan, &style.font).map_err(render_err)?.into_bytes(),
     };
     write_atomic(out, &bytes)
 }
@@ -306,29 +248,19 @@ mod tests {
 
     #[test]
     fn a_missing_head_is_refused_naming_the_head_count() {
-        let style = Style {
-            head: Some(4),
-            ..Style::default()
-        };
+        let style = Style { head: Some(4), ..Style::default() };
         let err = select(&record(), &style).unwrap_err().to_string();
         assert!(err.contains("4 heads, numbered 0 to 3"), "{err}");
         let mut r = record();
         r.head_weights = None;
-        let style = Style {
-            head: Some(0),
-            ..Style::default()
-        };
+        let style = Style { head: Some(0), ..Style::default() };
         let err = select(&r, &style).unwrap_err().to_string();
         assert!(err.contains("no per-head weights"), "{err}");
     }
 
     #[test]
     fn a_head_is_selected_before_words_are_merged() {
-        let style = Style {
-            head: Some(1),
-            words: true,
-            ..Style::default()
-        };
+        let style = Style { head: Some(1), words: true, ..Style::default() };
         let r = select(&record(), &style).unwrap();
         assert_eq!(r.source, ["ab"]);
         assert_eq!(r.weights, vec![vec![1.0], vec![1.0]]);

@@ -37,8 +37,7 @@ pub fn merge_words(record: &AttentionRecord) -> AttentionRecord {
                         let total: f32 = rows
                             .iter()
                             .map(|row| {
-                                let cols =
-                                    sw.pieces.start.min(row.len())..sw.pieces.end.min(row.len());
+                                let cols = sw.pieces.start.min(row.len())..sw.pieces.end.min(row.len());
                                 row[cols].iter().sum::<f32>()
                             })
                             .sum();
@@ -55,10 +54,7 @@ pub fn merge_words(record: &AttentionRecord) -> AttentionRecord {
         source: src.iter().map(|w| w.label.clone()).collect(),
         target: tgt.iter().map(|w| w.label.clone()).collect(),
         weights: merge(&record.weights),
-        head_weights: record
-            .head_weights
-            .as_ref()
-            .map(|heads| heads.iter().map(|h| merge(h)).collect()),
+        head_weights: record.head_weights.as_ref().map(|heads| heads.iter().map(|h| merge(h)).collect()),
     }
 }
 
@@ -81,10 +77,7 @@ fn group(tokens: &[String]) -> Vec<Word> {
                 word.label.push_str(piece);
                 word.pieces.end = i + 1;
             }
-            _ => words.push(Word {
-                label: piece.to_string(),
-                pieces: i..i + 1,
-            }),
+            _ => words.push(Word { label: piece.to_string(), pieces: i..i + 1 }),
         }
         last_special = special;
     }
@@ -124,10 +117,7 @@ mod tests {
 
     #[test]
     fn pieces_after_a_marker_join_the_word_and_lose_the_marker() {
-        assert_eq!(
-            labels("▁the ▁red ▁car s ▁are ▁fast"),
-            ["the", "red", "cars", "are", "fast"]
-        );
+        assert_eq!(labels("▁the ▁red ▁car s ▁are ▁fast"), ["the", "red", "cars", "are", "fast"]);
     }
 
     #[test]
@@ -155,12 +145,7 @@ mod tests {
         let r = rec(
             "▁voit ure ▁rouge",
             "▁red ▁car s </s>",
-            vec![
-                vec![0.1, 0.1, 0.8],
-                vec![0.5, 0.4, 0.1],
-                vec![0.2, 0.6, 0.2],
-                vec![0.0, 0.0, 1.0],
-            ],
+            vec![vec![0.1, 0.1, 0.8], vec![0.5, 0.4, 0.1], vec![0.2, 0.6, 0.2], vec![0.0, 0.0, 1.0]],
         );
         let m = merge_words(&r);
         assert_eq!(m.source, ["voiture", "rouge"]);
@@ -168,11 +153,7 @@ mod tests {
         let close = |a: f32, b: f32| (a - b).abs() < 1e-6;
         let want = [[0.2, 0.8], [0.85, 0.15], [0.0, 1.0]];
         for (row, w) in m.weights.iter().zip(want) {
-            assert!(
-                row.iter().zip(w).all(|(&a, b)| close(a, b)),
-                "{:?}",
-                m.weights
-            );
+            assert!(row.iter().zip(w).all(|(&a, b)| close(a, b)), "{:?}", m.weights);
             assert!(close(row.iter().sum(), 1.0));
         }
         assert_eq!((m.line, m.source_text.as_str()), (7, "src"));
@@ -182,10 +163,7 @@ mod tests {
     #[test]
     fn heads_are_merged_like_the_weights() {
         let mut r = rec("▁a b", "▁x </s>", vec![vec![0.5, 0.5], vec![0.25, 0.75]]);
-        r.head_weights = Some(vec![
-            r.weights.clone(),
-            vec![vec![1.0, 0.0], vec![0.0, 1.0]],
-        ]);
+        r.head_weights = Some(vec![r.weights.clone(), vec![vec![1.0, 0.0], vec![0.0, 1.0]]]);
         let m = merge_words(&r);
         let heads = m.head_weights.as_ref().unwrap();
         assert_eq!(heads[0], m.weights);
@@ -195,12 +173,8 @@ mod tests {
 
     #[test]
     fn empty_sequences_merge_to_empty_records() {
-        let empty = AttentionRecord {
-            source: vec![],
-            target: vec![],
-            weights: vec![],
-            ..rec("a", "b", vec![vec![1.0]])
-        };
+        let empty =
+            AttentionRecord { source: vec![], target: vec![], weights: vec![], ..rec("a", "b", vec![vec![1.0]]) };
         let m = merge_words(&empty);
         assert!(m.source.is_empty() && m.target.is_empty() && m.weights.is_empty());
     }

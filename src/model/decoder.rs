@@ -5,8 +5,8 @@
 //! ([`Decoder::decode_weights`]) and a per-batch [`StepPlan`].
 
 use crate::config::{DecoderKind, ModelConfig};
-use crate::model::attention::{Attended, Attention, Keys};
 use crate::data::tokenizer::PAD;
+use crate::model::attention::{Attended, Attention, Keys};
 use tch::{nn, nn::Module, Kind, Tensor};
 
 /// Largest projected memory [`Decoder::plan`] builds, in entries: 64 MiB of fp32, which every step
@@ -232,7 +232,14 @@ impl Decoder {
     /// One recurrence step. gi_emb: `[B, 3H]` (from [`Self::embedding_gates`]) → the next state, the
     /// attention of this step and, for Luong, the attentional vector. With projected memory `groups`
     /// the context's gate and logit contributions come from their tables.
-    fn cell(&self, gi_emb: &Tensor, state: &DecoderState, keys: &Keys, w: &GateWeights, groups: Option<&[RowGroup]>) -> Cell {
+    fn cell(
+        &self,
+        gi_emb: &Tensor,
+        state: &DecoderState,
+        keys: &Keys,
+        w: &GateWeights,
+        groups: Option<&[RowGroup]>,
+    ) -> Cell {
         match self.kind {
             DecoderKind::Bahdanau => {
                 let attended = self.attention.attend(&state.h, keys);
@@ -326,9 +333,13 @@ impl Decoder {
         order.sort_by_key(|&r| std::cmp::Reverse(lens[r as usize]));
         // Rows sorted longest first: step k runs on the first `active[k]` of them, and the real positions
         // in time-major order (step by step) sit at `positions` in the row-major `[B·T]` layout.
-        let active: Vec<i64> = (0..t).map(|k| lens.iter().filter(|&&l| l > k).count() as i64).take_while(|&n| n > 0).collect();
-        let positions: Vec<i64> =
-            active.iter().enumerate().flat_map(|(k, &n)| order[..n as usize].iter().map(move |&r| r * t + k as i64)).collect();
+        let active: Vec<i64> =
+            (0..t).map(|k| lens.iter().filter(|&&l| l > k).count() as i64).take_while(|&n| n > 0).collect();
+        let positions: Vec<i64> = active
+            .iter()
+            .enumerate()
+            .flat_map(|(k, &n)| order[..n as usize].iter().map(move |&r| r * t + k as i64))
+            .collect();
         if positions.is_empty() {
             return Tensor::zeros([0, self.feature_size()], (Kind::Float, device));
         }
@@ -384,7 +395,11 @@ impl Decoder {
         let emb = self.embed.forward(y_prev);
         let w = self.gate_weights();
         let cell = self.cell(&self.embedding_gates(&emb, &w), state, keys, &w, None);
-        DecoderStep { logits: self.logits(&self.features(&cell, &emb), false), state: cell.state, attended: cell.attended }
+        DecoderStep {
+            logits: self.logits(&self.features(&cell, &emb), false),
+            state: cell.state,
+            attended: cell.attended,
+        }
     }
 
     /// The weights laid out for decoding (inference only: copies, valid while the parameters do not
@@ -395,7 +410,8 @@ impl Decoder {
     pub fn decode_weights(&self, vocabulary_tables: bool) -> DecodeWeights {
         let _guard = tch::no_grad_guard();
         let views = self.gate_weights();
-        let gates = GateWeights { emb: views.emb.contiguous(), rest: views.rest.contiguous(), hh: views.hh.contiguous() };
+        let gates =
+            GateWeights { emb: views.emb.contiguous(), rest: views.rest.contiguous(), hh: views.hh.contiguous() };
         let emb_gates = vocabulary_tables.then(|| self.embedding_gates(&self.embed.ws, &gates));
         let output = match &self.output {
             Some(out) => {

@@ -33,17 +33,12 @@ impl Workspace {
         let dir = tempfile::tempdir().unwrap();
         for (split, n) in [("train", train_lines), ("dev", 40), ("test", 40)] {
             for lang in ["en", "fr"] {
-                let text =
-                    std::fs::read_to_string(toy_dir().join(format!("{split}.{lang}"))).unwrap();
+                let text = std::fs::read_to_string(toy_dir().join(format!("{split}.{lang}"))).unwrap();
                 let head: String = text.lines().take(n).map(|l| format!("{l}\n")).collect();
                 std::fs::write(dir.path().join(format!("{split}.{lang}")), head).unwrap();
             }
         }
-        std::fs::copy(
-            toy_dir().join("config.toml"),
-            dir.path().join("config.toml"),
-        )
-        .unwrap();
+        std::fs::copy(toy_dir().join("config.toml"), dir.path().join("config.toml")).unwrap();
         Workspace { dir }
     }
 
@@ -54,23 +49,13 @@ impl Workspace {
     /// `nmt --threads 1 --device cpu ARGS...`, run in the workspace.
     pub fn nmt(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(NMT);
-        cmd.current_dir(self.dir.path())
-            .args(["--threads", "1", "--device", "cpu"])
-            .args(args);
+        cmd.current_dir(self.dir.path()).args(["--threads", "1", "--device", "cpu"]).args(args);
         cmd
     }
 
     /// The `nmt train` command into `out` with the tiny settings, then `sets` (which win), logging every step.
     pub fn train_cmd(&self, out: &str, sets: &[&str]) -> Command {
-        let mut cmd = self.nmt(&[
-            "train",
-            "--config",
-            "config.toml",
-            "--out",
-            out,
-            "--log-every",
-            "1",
-        ]);
+        let mut cmd = self.nmt(&["train", "--config", "config.toml", "--out", out, "--log-every", "1"]);
         for s in TINY.iter().chain(sets) {
             cmd.args(["--set", s]);
         }
@@ -97,32 +82,21 @@ fn text(bytes: &[u8]) -> String {
 /// Fails the test if a command's output shows a panic or a backtrace.
 pub fn assert_no_panic(out: &Output) {
     let err = text(&out.stderr);
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "panic in stderr:\n{err}"
-    );
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "panic in stderr:\n{err}");
 }
 
 /// Runs `cmd`; it must succeed without a panic. → its output.
 pub fn ok(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap();
     assert_no_panic(&out);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}",
-        text(&out.stderr)
-    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{}", text(&out.stderr));
     out
 }
 
 /// Runs `cmd` with `input` on stdin; it must succeed without a panic. → its output.
 pub fn ok_with_stdin(cmd: &mut Command, input: &str) -> Output {
     let out = with_stdin(cmd, input);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}",
-        text(&out.stderr)
-    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{}", text(&out.stderr));
     out
 }
 
@@ -130,12 +104,7 @@ pub fn ok_with_stdin(cmd: &mut Command, input: &str) -> Output {
 pub fn with_stdin(cmd: &mut Command, input: &str) -> Output {
     use std::io::Write;
     use std::process::Stdio;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_string();
     // Written from a thread so that a child filling its stdout pipe cannot deadlock the test.
@@ -152,11 +121,7 @@ pub fn with_stdin(cmd: &mut Command, input: &str) -> Output {
 pub fn fails(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert_no_panic(&out);
-    assert!(
-        !out.status.success(),
-        "{cmd:?} succeeded but should have failed:\n{}",
-        text(&out.stderr)
-    );
+    assert!(!out.status.success(), "{cmd:?} succeeded but should have failed:\n{}", text(&out.stderr));
     text(&out.stderr)
 }
 
@@ -174,13 +139,7 @@ pub fn train_losses(metrics: &Path) -> Vec<(u64, f64)> {
 /// Whether the checkpoint `which` (`best` or `last`) of `model` loads and translates.
 pub fn loads(ws: &Workspace, model: &Path, which: &str) -> Result<(), String> {
     let out = with_stdin(
-        &mut ws.nmt(&[
-            "translate",
-            "--model",
-            model.to_str().unwrap(),
-            "--checkpoint",
-            which,
-        ]),
+        &mut ws.nmt(&["translate", "--model", model.to_str().unwrap(), "--checkpoint", which]),
         "the small doctor carries the red book.\n",
     );
     if out.status.success() && text(&out.stdout).lines().count() == 1 {
