@@ -15,7 +15,7 @@ pub fn threads(requested: Option<usize>) -> usize {
 /// README's Performance section). 3 000 spins still bridge the gaps between consecutive ops.
 const GOMP_SPINCOUNT: &str = "3000";
 
-/// Restarts the process with [`GOMP_SPINCOUNT`] in its environment when it will run several threads
+/// Restarts the process with `GOMP_SPINCOUNT` in its environment when it will run several threads
 /// and the user set neither `OMP_WAIT_POLICY` nor `GOMP_SPINCOUNT`. libgomp reads these once, when it
 /// is loaded (before `main`), hence the restart. Returns only when no restart was needed or possible.
 pub fn limit_openmp_spinning(threads: usize) {

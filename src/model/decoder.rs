@@ -1,4 +1,4 @@
-//! The GRU decoder in its two wirings (Bahdanau and Luong). One function, [`Decoder::cell`], is the
+//! The GRU decoder in its two wirings (Bahdanau and Luong). One function, `Decoder::cell`, is the
 //! recurrence; teacher-forced training loops over it (over the real target positions only, in
 //! [`Decoder::forward_real`]) and then projects every step at once; inference calls it one step at a time
 //! through [`Decoder::step`], or through [`Decoder::step_with`] with weights laid out for decoding
