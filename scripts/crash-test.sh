@@ -7,7 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 kills=${1:-20}
-max_delay_ms=${2:-4000}
+max_delay_ms=${2:-15000}
 nmt="$root/target/release/nmt"
 [ -x "$nmt" ] || (cd "$root" && cargo build --release)
 work=$(mktemp -d)
@@ -77,4 +77,8 @@ if [ -f "$out/last.safetensors" ]; then
     fi
 fi
 echo "summary: $kills kills ($fresh fresh starts, $resumed resumes, $lost_first_best killed before the first last), $checked checkpoints checked, $failures failures"
+if [ "$checked" -eq 0 ]; then
+    echo "no kill landed after a checkpoint was written: nothing was tested; raise MAX_DELAY_MS" >&2
+    exit 1
+fi
 [ "$failures" -eq 0 ]
