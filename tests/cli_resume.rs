@@ -25,13 +25,7 @@ fn assert_same_trajectory(a: &[(u64, f64)], b: &[(u64, f64)]) {
 
 /// The (step, epoch) pairs of a metrics file's train records.
 fn epochs(metrics: &std::path::Path) -> Vec<(u64, u64)> {
-    std::fs::read_to_string(metrics)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["kind"] == "train")
-        .map(|v| (v["step"].as_u64().unwrap(), v["epoch"].as_u64().unwrap()))
-        .collect()
+    records(metrics, "train").iter().map(|v| (v["step"].as_u64().unwrap(), v["epoch"].as_u64().unwrap())).collect()
 }
 
 /// `nmt train --out OUT --resume` logging every step, with `sets`.
@@ -45,13 +39,7 @@ fn resume(ws: &Workspace, out: &str, sets: &[&str]) -> std::process::Output {
 
 /// (step, lr) of the validations in a `metrics.jsonl`.
 fn validation_lrs(metrics: &std::path::Path) -> Vec<(u64, f64)> {
-    std::fs::read_to_string(metrics)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["kind"] == "valid")
-        .map(|v| (v["step"].as_u64().unwrap(), v["lr"].as_f64().unwrap()))
-        .collect()
+    records(metrics, "valid").iter().map(|v| (v["step"].as_u64().unwrap(), v["lr"].as_f64().unwrap())).collect()
 }
 
 #[test]

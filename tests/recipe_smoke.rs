@@ -3,6 +3,8 @@
 //! heatmaps with their gallery) on a 500-pair slice of Multi30k with a tiny model and a few steps.
 //! The slice is cut at test time from `../shared/corpora/multi30k` (or `NMT_MULTI30K_DIR`); Multi30k
 //! itself is never part of the repository.
+mod cli_support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -78,12 +80,7 @@ fn the_multi30k_recipe_runs_end_to_end_on_a_500_pair_slice() {
     let out = recipe(&slice, work.path(), &["train.max_steps=9"]);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("resuming"), "second run did not resume:\n{log}");
-    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-    let validated: Vec<u64> = metrics
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["kind"] == "valid")
-        .map(|v| v["step"].as_u64().unwrap())
-        .collect();
+    let validated: Vec<u64> =
+        cli_support::records(&run.join("metrics.jsonl"), "valid").iter().map(|v| v["step"].as_u64().unwrap()).collect();
     assert_eq!(validated, [3, 6, 9], "validations of the first run and the resumed one");
 }

@@ -125,15 +125,19 @@ pub fn fails(cmd: &mut Command) -> String {
     text(&out.stderr)
 }
 
-/// The `kind: train` records of a `metrics.jsonl`: (step, loss).
-pub fn train_losses(metrics: &Path) -> Vec<(u64, f64)> {
+/// The records of a `metrics.jsonl` of one `kind` (`train` or `valid`), in file order.
+pub fn records(metrics: &Path, kind: &str) -> Vec<serde_json::Value> {
     std::fs::read_to_string(metrics)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["kind"] == "train")
-        .map(|v| (v["step"].as_u64().unwrap(), v["loss"].as_f64().unwrap()))
+        .filter(|v| v["kind"] == kind)
         .collect()
+}
+
+/// The `kind: train` records of a `metrics.jsonl`: (step, loss).
+pub fn train_losses(metrics: &Path) -> Vec<(u64, f64)> {
+    records(metrics, "train").iter().map(|v| (v["step"].as_u64().unwrap(), v["loss"].as_f64().unwrap())).collect()
 }
 
 /// Whether the checkpoint `which` (`best` or `last`) of `model` loads and translates.
