@@ -152,11 +152,16 @@ pub struct TrainConfig {
     pub lr_decay: f64,
     pub lr_patience: usize,
     pub min_lr: f64,
+    /// Anneal the learning rate linearly down to `min_lr` over this last fraction of the run's budget
+    /// (the nearest of `max_minutes`, `max_steps` and `max_epochs`; 0 = off). Under a wall-clock budget
+    /// a plateau schedule may never fire; this makes every run end at a small learning rate.
+    pub decay_fraction: f64,
     /// Stop after this many steps (0 = no limit).
     pub max_steps: usize,
     /// Stop after this many epochs (0 = no limit).
     pub max_epochs: usize,
-    /// Stop after this many minutes of wall-clock time of this run (0 = no limit).
+    /// Stop after this many minutes of training in all, a resumed run's earlier minutes included, like
+    /// `max_steps` and `max_epochs` (0 = no limit).
     pub max_minutes: f64,
     /// Validate every N steps (0 = at the end of each epoch).
     pub valid_every: usize,
@@ -235,6 +240,7 @@ impl Default for TrainConfig {
             lr_decay: 0.5,
             lr_patience: 2,
             min_lr: 1e-5,
+            decay_fraction: 0.0,
             max_steps: 0,
             max_epochs: 10,
             max_minutes: 0.0,
@@ -375,6 +381,12 @@ impl TrainConfig {
         }
         if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
             return err(format!("train.lr_decay = {} must be in (0, 1]", self.lr_decay));
+        }
+        if !(0.0..=1.0).contains(&self.decay_fraction) {
+            return err(format!("train.decay_fraction = {} must be in [0, 1]", self.decay_fraction));
+        }
+        if self.decay_fraction > 0.0 && self.max_minutes == 0.0 && self.max_steps == 0 && self.max_epochs == 0 {
+            return err("train.decay_fraction needs a budget: train.max_minutes, max_steps or max_epochs".into());
         }
         if self.max_minutes < 0.0 || !self.max_minutes.is_finite() {
             return err(format!("train.max_minutes = {} must be ≥ 0", self.max_minutes));

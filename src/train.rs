@@ -3,7 +3,7 @@
 //! step limits, Ctrl-C handling, progress bar, `metrics.jsonl` and `loss.png`, exact resumption.
 
 use crate::checkpoint::{self, DirLock, BEST, LAST, METRICS, STATE_KEY};
-use crate::config::Config;
+use crate::config::{Config, TrainConfig};
 use crate::data::batch::{collate, plan_epoch, Batch, BatchSize, Example};
 use crate::data::corpus::{filter_pairs, Pair, PairReader, Source};
 use crate::data::tokenizer::{Spec, Tokenizer, EOS, PAD};
@@ -188,13 +188,35 @@ pub fn encode_pairs(
     Ok((examples, kept, long))
 }
 
-/// Learning rate after warm-up: `lr · min(1, step / warmup)`.
-fn scheduled_lr(base: f64, step: usize, warmup: usize) -> f64 {
-    if warmup == 0 {
-        base
-    } else {
-        base * ((step + 1) as f64 / warmup as f64).min(1.0)
+/// The learning rate of the next step: the plateau schedule's `base`, scaled by the linear warm-up
+/// `min(1, step / warmup)`, and over the last `decay_fraction` of the budget annealed linearly down to
+/// `min_lr` (`progress` is the share of the budget used, from [`budget_progress`]).
+fn scheduled_lr(t: &TrainConfig, base: f64, step: usize, progress: f64) -> f64 {
+    let warm = if t.warmup_steps == 0 { 1.0 } else { ((step + 1) as f64 / t.warmup_steps as f64).min(1.0) };
+    let lr = base * warm;
+    if t.decay_fraction == 0.0 {
+        return lr;
     }
+    let left = ((1.0 - progress) / t.decay_fraction).clamp(0.0, 1.0);
+    t.min_lr.min(lr) + (lr - t.min_lr).max(0.0) * left
+}
+
+/// The share in [0, 1] of the run's nearest budget used so far: steps of `max_steps`, training minutes
+/// of `max_minutes`, epochs (with the current one's batches of `epoch_batches`) of `max_epochs`; 0 when
+/// none is set.
+fn budget_progress(t: &TrainConfig, s: &TrainState, epoch_batches: usize) -> f64 {
+    let mut p: f64 = 0.0;
+    if t.max_steps > 0 {
+        p = p.max(s.step as f64 / t.max_steps as f64);
+    }
+    if t.max_minutes > 0.0 {
+        p = p.max(s.minutes / t.max_minutes);
+    }
+    if t.max_epochs > 0 {
+        let epochs = s.epoch as f64 + s.batch_in_epoch as f64 / epoch_batches.max(1) as f64;
+        p = p.max(epochs / t.max_epochs as f64);
+    }
+    p.min(1.0)
 }
 
 /// Trains a model into `opts.out` (fresh, or continuing `last` with `opts.resume`).
@@ -326,9 +348,12 @@ impl<'a> Trainer<'a> {
             if t.max_epochs > 0 && self.state.epoch >= t.max_epochs {
                 break StopReason::MaxEpochs;
             }
-            // A resumed run may already be at its step limit: it must not take one more step.
+            // A resumed run may already be at its step or minute limit: it must not take one more step.
             if t.max_steps > 0 && self.state.step >= t.max_steps {
                 break StopReason::MaxSteps;
+            }
+            if t.max_minutes > 0.0 && self.state.minutes >= t.max_minutes {
+                break StopReason::MaxMinutes;
             }
             let plan = plan_epoch(
                 &self.data.train,
@@ -345,7 +370,8 @@ impl<'a> Trainer<'a> {
                 // Seeding per step makes dropout identical whether or not the run was resumed.
                 tch::manual_seed(t.seed.wrapping_add(self.state.step as u64 * 7919) as i64);
                 let batch = collate(&self.data.train, indices, self.opts.device);
-                let lr = scheduled_lr(self.state.lr, self.state.step, t.warmup_steps);
+                let progress = budget_progress(&t, &self.state, plan.len());
+                let lr = scheduled_lr(&t, self.state.lr, self.state.step, progress);
                 let loss = train_step(&self.model, &mut self.adam, &batch, t.label_smoothing, t.clip_norm, lr);
                 if !loss.is_finite() {
                     bar.abandon();
@@ -395,7 +421,7 @@ impl<'a> Trainer<'a> {
                     bar.finish_and_clear();
                     break 'outer StopReason::MaxSteps;
                 }
-                if t.max_minutes > 0.0 && started.elapsed().as_secs_f64() >= t.max_minutes * 60.0 {
+                if t.max_minutes > 0.0 && self.state.minutes >= t.max_minutes {
                     bar.finish_and_clear();
                     break 'outer StopReason::MaxMinutes;
                 }
@@ -565,4 +591,44 @@ fn progress_bar(len: u64, epoch: usize) -> indicatif::ProgressBar {
     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(decay_fraction: f64, max_steps: usize, max_minutes: f64, max_epochs: usize) -> TrainConfig {
+        TrainConfig { decay_fraction, max_steps, max_minutes, max_epochs, min_lr: 1e-5, ..Default::default() }
+    }
+
+    #[test]
+    fn the_budget_anneal_keeps_the_rate_then_falls_linearly_to_min_lr() {
+        let t = config(0.25, 100, 0.0, 0);
+        for (progress, want) in [(0.0, 1e-3), (0.75, 1e-3), (0.875, 1e-5 + (1e-3 - 1e-5) * 0.5), (1.0, 1e-5)] {
+            let lr = scheduled_lr(&t, 1e-3, 50, progress);
+            assert!((lr - want).abs() < 1e-12, "progress {progress}: lr {lr}, want {want}");
+        }
+        // A plateau-decayed base below min_lr is never raised to it.
+        assert_eq!(scheduled_lr(&t, 5e-6, 50, 0.9), 5e-6);
+        // Off: the base alone, whatever the progress.
+        assert_eq!(scheduled_lr(&config(0.0, 100, 0.0, 0), 1e-3, 50, 0.99), 1e-3);
+    }
+
+    #[test]
+    fn warm_up_and_anneal_multiply() {
+        let t = TrainConfig { warmup_steps: 10, ..config(0.5, 100, 0.0, 0) };
+        let lr = scheduled_lr(&t, 1e-3, 4, 0.75);
+        let want = 1e-5 + (0.5e-3 - 1e-5) * 0.5;
+        assert!((lr - want).abs() < 1e-12, "lr {lr}, want {want}");
+    }
+
+    #[test]
+    fn progress_is_the_share_of_the_nearest_budget() {
+        let s = TrainState { step: 30, epoch: 1, batch_in_epoch: 5, minutes: 9.0, ..Default::default() };
+        assert_eq!(budget_progress(&config(0.2, 100, 0.0, 0), &s, 10), 0.3);
+        assert_eq!(budget_progress(&config(0.2, 100, 10.0, 0), &s, 10), 0.9);
+        assert_eq!(budget_progress(&config(0.2, 0, 0.0, 2), &s, 10), 0.75);
+        assert_eq!(budget_progress(&config(0.2, 0, 5.0, 0), &s, 10), 1.0);
+        assert_eq!(budget_progress(&config(0.0, 0, 0.0, 0), &s, 10), 0.0);
+    }
 }

@@ -161,3 +161,33 @@ fn sigterm_also_saves_last_and_exits_zero() {
     assert!(rest.lines().any(|l| l.contains("interrupted at step") && l.contains("--resume")), "{rest}");
     loads(&ws, &ws.path("b"), "last").unwrap();
 }
+
+#[test]
+fn a_resumed_run_counts_its_earlier_minutes_against_max_minutes() {
+    // train.max_minutes is the budget of all the training, like max_steps: a resumed run whose earlier
+    // minutes already exceed it takes no further step.
+    let ws = Workspace::new(64);
+    ws.train("b", &settings_with(&["train.max_steps=3"]));
+    resume(&ws, "b", &["train.max_steps=0", "train.max_minutes=1e-9"]);
+    assert_eq!(train_losses(&ws.path("b/metrics.jsonl")).len(), 3, "no step after the minute budget");
+}
+
+#[test]
+fn the_budget_anneal_lowers_the_learning_rate_linearly_over_the_last_steps() {
+    // 8 steps, the last half annealed from 1e-3 to min_lr = 1e-5: step k runs at progress (k − 1)/8
+    // (lr_decay = 1: no plateau decay in between).
+    let ws = Workspace::new(64);
+    let sets = ["train.max_steps=8", "train.decay_fraction=0.5", "train.lr=0.001", "train.lr_decay=1", "train.min_lr=0.00001"];
+    ws.train("a", &settings_with(&sets));
+    let lrs: Vec<f64> = records(&ws.path("a/metrics.jsonl"), "train").iter().map(|v| v["lr"].as_f64().unwrap()).collect();
+    let want: Vec<f64> = (1..=8)
+        .map(|k| {
+            let left = ((1.0 - (k - 1) as f64 / 8.0) / 0.5).min(1.0);
+            1e-5 + (1e-3 - 1e-5) * left
+        })
+        .collect();
+    assert_eq!(lrs.len(), 8);
+    for (k, (got, want)) in lrs.iter().zip(&want).enumerate() {
+        assert!((got - want).abs() < 1e-12, "step {}: lr {got}, want {want}", k + 1);
+    }
+}
