@@ -64,7 +64,9 @@ impl TrainState {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Record {
+    /// `lr`: the rate of the step, warm-up and end-of-budget anneal applied.
     Train { step: usize, epoch: usize, loss: f64, ppl: f64, lr: f64, tokens_per_s: f64 },
+    /// `lr`: the plateau schedule's rate after this validation (before warm-up and anneal).
     Valid { step: usize, epoch: usize, dev_loss: f64, dev_ppl: f64, dev_bleu: f64, lr: f64, best: bool },
 }
 
@@ -387,7 +389,11 @@ impl<'a> Trainer<'a> {
                     let secs = window_start.elapsed().as_secs_f64().max(1e-9);
                     let mean = window_loss / window_tokens.max(1) as f64;
                     let tps = window_tokens as f64 / secs;
-                    let msg = format!("step {} loss {mean:.3} ppl {:.2} {tps:.0} tok/s", self.state.step, mean.exp());
+                    let msg = format!(
+                        "step {} loss {mean:.3} ppl {:.2} lr {lr:.2e} {tps:.0} tok/s",
+                        self.state.step,
+                        mean.exp()
+                    );
                     if bar.is_hidden() {
                         // No terminal (a log file, CI): one line per log interval instead of the bar.
                         eprintln!(
@@ -487,7 +493,7 @@ impl<'a> Trainer<'a> {
         });
         bar.suspend(|| {
             eprintln!(
-                "valid step {} epoch {}: dev loss {dev_loss:.3} ppl {:.2} BLEU {dev_bleu:.2}{} lr {:.2e}",
+                "valid step {} epoch {}: dev loss {dev_loss:.3} ppl {:.2} BLEU {dev_bleu:.2}{} plateau lr {:.2e}",
                 self.state.step,
                 self.state.display_epoch(),
                 dev_loss.exp(),

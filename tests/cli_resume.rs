@@ -177,9 +177,11 @@ fn the_budget_anneal_lowers_the_learning_rate_linearly_over_the_last_steps() {
     // 8 steps, the last half annealed from 1e-3 to min_lr = 1e-5: step k runs at progress (k − 1)/8
     // (lr_decay = 1: no plateau decay in between).
     let ws = Workspace::new(64);
-    let sets = ["train.max_steps=8", "train.decay_fraction=0.5", "train.lr=0.001", "train.lr_decay=1", "train.min_lr=0.00001"];
+    let sets =
+        ["train.max_steps=8", "train.decay_fraction=0.5", "train.lr=0.001", "train.lr_decay=1", "train.min_lr=0.00001"];
     ws.train("a", &settings_with(&sets));
-    let lrs: Vec<f64> = records(&ws.path("a/metrics.jsonl"), "train").iter().map(|v| v["lr"].as_f64().unwrap()).collect();
+    let lrs: Vec<f64> =
+        records(&ws.path("a/metrics.jsonl"), "train").iter().map(|v| v["lr"].as_f64().unwrap()).collect();
     let want: Vec<f64> = (1..=8)
         .map(|k| {
             let left = ((1.0 - (k - 1) as f64 / 8.0) / 0.5).min(1.0);
