@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The Multi30k recipe: get the corpus, train SRC→TGT with corpora/multi30k/config.toml under a wall-clock
 # budget (train.max_minutes=75 unless overridden), resume when --out already holds a run, choose beam search's
-# length penalty on val (lowercased BLEU of beam 5 over NMT_LP_GRID), evaluate the best checkpoint on
-# test_2016_flickr (greedy, and beam 5 with that penalty; cased and lowercased BLEU, chrF), write
-# translations and scores into the model directory, and draw heatmaps for the first 20 test sentences.
+# checkpoint (best or last) and length penalty on val (lowercased BLEU of beam 5 over NMT_LP_GRID), evaluate
+# on test_2016_flickr (greedy with the best checkpoint, beam 5 with that choice; cased and lowercased BLEU,
+# chrF), write translations and scores into the model directory, and draw heatmaps for the first 20 test
+# sentences.
 #
 #   scripts/train-multi30k.sh SRC TGT [--out DIR] [--data DIR] [--set key=value ...]
 #
@@ -50,35 +51,41 @@ else
   "${nmt[@]}" train --config "$config" --out "$out" "${sets[@]}"
 fi
 
-# Beam search's length penalty: the best lowercased BLEU of beam 5 on val (never the test set).
+# Beam search's checkpoint and length penalty: the best lowercased BLEU of beam 5 on val over `best` (chosen
+# by greedy dev BLEU during training) and `last`, and NMT_LP_GRID (never the test set).
 val=$data/val
-lp_report=$out/val-length-penalty.txt
-: >"$lp_report.tmp"
-lp=
-for a in ${NMT_LP_GRID:-1.0 1.6 2.2}; do
-  hyp=$out/val.beam5.lp$a.$tgt
-  "${nmt[@]}" eval --model "$out" --src "$val.$src" --ref "$val.$tgt" --beam 5 --length-penalty "$a" --output "$hyp" >/dev/null
-  bleu=$("${nmt[@]}" score --hyp "$hyp" --ref "$val.$tgt" --lowercase --json | sed 's/.*"bleu":\([-0-9.e]*\).*/\1/')
-  echo "length penalty $a: val beam 5 BLEU $bleu (lowercased)" | tee -a "$lp_report.tmp" >&2
-  if [ -z "$lp" ] || awk -v a="$bleu" -v b="$best" 'BEGIN { exit !(a > b) }'; then lp=$a best=$bleu; fi
+choice=$out/val-beam-choice.txt
+: >"$choice.tmp"
+ckpt= lp=
+for c in best last; do
+  for a in ${NMT_LP_GRID:-1.0 1.6 2.2}; do
+    hyp=$out/val.beam5.$c.lp$a.$tgt
+    "${nmt[@]}" eval --model "$out" --checkpoint "$c" --src "$val.$src" --ref "$val.$tgt" --beam 5 \
+      --length-penalty "$a" --output "$hyp" >/dev/null
+    bleu=$("${nmt[@]}" score --hyp "$hyp" --ref "$val.$tgt" --lowercase --json | sed 's/.*"bleu":\([-0-9.e]*\).*/\1/')
+    echo "checkpoint $c, length penalty $a: val beam 5 BLEU $bleu (lowercased)" | tee -a "$choice.tmp" >&2
+    if [ -z "$lp" ] || awk -v a="$bleu" -v b="$top" 'BEGIN { exit !(a > b) }'; then ckpt=$c lp=$a top=$bleu; fi
+  done
 done
-echo "chosen: $lp" >>"$lp_report.tmp"
-mv "$lp_report.tmp" "$lp_report"
+echo "chosen: $ckpt $lp" >>"$choice.tmp"
+mv "$choice.tmp" "$choice"
 
 test=$data/test_2016_flickr
 scores=$out/test-scores.txt
 : >"$scores.tmp"
 for beam in 1 5; do
   hyp=$out/test_2016_flickr.beam$beam.$tgt
+  c=best a=1.0 how="best checkpoint"
+  [ "$beam" = 1 ] || c=$ckpt a=$lp how="$ckpt checkpoint, length penalty $lp, chosen on val"
   {
-    echo "## $src→$tgt test_2016_flickr, beam $beam (best checkpoint$([ "$beam" = 1 ] || echo ", length penalty $lp chosen on val"))"
-    "${nmt[@]}" eval --model "$out" --src "$test.$src" --ref "$test.$tgt" --beam "$beam" --length-penalty "$lp" \
-      --output "$hyp"
+    echo "## $src→$tgt test_2016_flickr, beam $beam ($how)"
+    "${nmt[@]}" eval --model "$out" --checkpoint "$c" --src "$test.$src" --ref "$test.$tgt" --beam "$beam" \
+      --length-penalty "$a" --output "$hyp"
     "${nmt[@]}" score --hyp "$hyp" --ref "$test.$tgt" --lowercase
   } | tee -a "$scores.tmp"
 done
 mv "$scores.tmp" "$scores"
 head -n "${NMT_HEATMAP_LINES:-20}" "$test.$src" >"$out/heatmap-sources.$src"
 "${nmt[@]}" translate --model "$out" --input "$out/heatmap-sources.$src" --output "$out/heatmap-sources.hyp.$tgt" \
-  --beam 5 --length-penalty "$lp" --attention-json "$out/heatmap-sources.attention.jsonl" --heatmaps "$out/heatmaps"
+  --checkpoint "$ckpt" --beam 5 --length-penalty "$lp" --attention-json "$out/heatmap-sources.attention.jsonl" --heatmaps "$out/heatmaps"
 echo "train-multi30k: scores in $scores; heatmaps in $out/heatmaps/index.html" >&2

@@ -1,8 +1,8 @@
-//! Smoke test of the Multi30k recipe: `scripts/train-multi30k.sh` end to end (corpus copy, training
-//! under a budget, resume of an existing run, length penalty chosen on val, test-set evaluation greedy and
-//! beam 5, scores file, heatmaps with their gallery) on a 500-pair slice of Multi30k with a tiny model and a few steps.
-//! The slice is cut at test time from `../shared/corpora/multi30k` (or `NMT_MULTI30K_DIR`); Multi30k
-//! itself is never part of the repository.
+//! Smoke test of the Multi30k recipe: `scripts/train-multi30k.sh` end to end (corpus copy, training under a
+//! budget, resume of an existing run, beam checkpoint and length penalty chosen on val, test-set evaluation
+//! greedy and beam 5, scores file, heatmaps with their gallery) on a 500-pair slice of Multi30k with a tiny
+//! model and a few steps. The slice is cut at test time from `../shared/corpora/multi30k` (or
+//! `NMT_MULTI30K_DIR`); Multi30k itself is never part of the repository.
 mod cli_support;
 
 use std::path::{Path, PathBuf};
@@ -65,11 +65,16 @@ fn the_multi30k_recipe_runs_end_to_end_on_a_500_pair_slice() {
     for want in ["beam 1", "beam 5", "BLEU", "chrF", "lowercased"] {
         assert!(scores.contains(want), "test-scores.txt lacks {want:?}:\n{scores}");
     }
-    let chosen = std::fs::read_to_string(run.join("val-length-penalty.txt")).unwrap();
-    assert_eq!(chosen.lines().filter(|l| l.starts_with("length penalty ")).count(), 3, "{chosen}");
-    let lp = chosen.lines().last().and_then(|l| l.strip_prefix("chosen: ")).expect("a chosen length penalty");
-    assert!(["1.0", "1.6", "2.2"].contains(&lp), "{chosen}");
-    assert!(scores.contains(&format!("length penalty {lp} chosen on val")), "{scores}");
+    let choice = std::fs::read_to_string(run.join("val-beam-choice.txt")).unwrap();
+    assert_eq!(
+        choice.lines().filter(|l| l.starts_with("checkpoint ")).count(),
+        6,
+        "2 checkpoints × 3 penalties:\n{choice}"
+    );
+    let chosen = choice.lines().last().and_then(|l| l.strip_prefix("chosen: ")).expect("a chosen setting");
+    let (ckpt, lp) = chosen.split_once(' ').expect("checkpoint and length penalty");
+    assert!(["best", "last"].contains(&ckpt) && ["1.0", "1.6", "2.2"].contains(&lp), "{choice}");
+    assert!(scores.contains(&format!("{ckpt} checkpoint, length penalty {lp}, chosen on val")), "{scores}");
     for beam in [1, 5] {
         let hyp = std::fs::read_to_string(run.join(format!("test_2016_flickr.beam{beam}.en"))).unwrap();
         assert_eq!(hyp.lines().count(), 40, "beam {beam}: one translation per test line");
