@@ -221,6 +221,18 @@ fn budget_progress(t: &TrainConfig, s: &TrainState, epoch_batches: usize) -> f64
     p.min(1.0)
 }
 
+/// The step or minute limit the run has reached, if any: checked after every step, and before the first
+/// one of a resumed run.
+fn limit_reached(t: &TrainConfig, s: &TrainState) -> Option<StopReason> {
+    if t.max_steps > 0 && s.step >= t.max_steps {
+        Some(StopReason::MaxSteps)
+    } else if t.max_minutes > 0.0 && s.minutes >= t.max_minutes {
+        Some(StopReason::MaxMinutes)
+    } else {
+        None
+    }
+}
+
 /// Trains a model into `opts.out` (fresh, or continuing `last` with `opts.resume`).
 pub fn train(config: Config, opts: &RunOptions) -> Result<Summary> {
     let out = &opts.out;
@@ -351,11 +363,8 @@ impl<'a> Trainer<'a> {
                 break StopReason::MaxEpochs;
             }
             // A resumed run may already be at its step or minute limit: it must not take one more step.
-            if t.max_steps > 0 && self.state.step >= t.max_steps {
-                break StopReason::MaxSteps;
-            }
-            if t.max_minutes > 0.0 && self.state.minutes >= t.max_minutes {
-                break StopReason::MaxMinutes;
+            if let Some(reason) = limit_reached(&t, &self.state) {
+                break reason;
             }
             let plan = plan_epoch(
                 &self.data.train,
@@ -423,13 +432,9 @@ impl<'a> Trainer<'a> {
                         break 'outer StopReason::EarlyStopping;
                     }
                 }
-                if t.max_steps > 0 && self.state.step >= t.max_steps {
+                if let Some(reason) = limit_reached(&t, &self.state) {
                     bar.finish_and_clear();
-                    break 'outer StopReason::MaxSteps;
-                }
-                if t.max_minutes > 0.0 && self.state.minutes >= t.max_minutes {
-                    bar.finish_and_clear();
-                    break 'outer StopReason::MaxMinutes;
+                    break 'outer reason;
                 }
             }
             bar.finish_and_clear();
