@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # The Multi30k recipe: get the corpus, train SRC→TGT with corpora/multi30k/config.toml under a wall-clock
-# budget (train.max_minutes=75 unless overridden), resume when --out already holds a run, choose beam search's
-# checkpoint (best or last) and length penalty on val (lowercased BLEU of beam 5 over NMT_LP_GRID), evaluate
-# on test_2016_flickr (greedy with the best checkpoint, beam 5 with that choice; cased and lowercased BLEU,
-# chrF), write translations and scores into the model directory, and draw heatmaps for the first 20 test
-# sentences.
+# budget (train.max_minutes=75 unless overridden), resume when --out already holds a run, choose on val the
+# checkpoints (best, last or an average of the last snapshots) for greedy search and beam 5 and beam's length
+# penalty (val-choice.txt), evaluate on test_2016_flickr with those choices (cased and lowercased BLEU, chrF),
+# write translations and scores into the model directory, and draw heatmaps for the first 20 test sentences.
 #
 #   scripts/train-multi30k.sh SRC TGT [--out DIR] [--data DIR] [--set key=value ...]
 #
@@ -51,23 +50,49 @@ else
   "${nmt[@]}" train --config "$config" --out "$out" "${sets[@]}"
 fi
 
-# Beam search's checkpoint and length penalty: the best lowercased BLEU of beam 5 on val over `best` (chosen
-# by greedy dev BLEU during training) and `last`, and NMT_LP_GRID (never the test set).
+# Choices made on val (never the test set), by lowercased BLEU, written to val-choice.txt:
+# - greedy: `best` (chosen by greedy dev BLEU during training) or the average of the newest k weight
+#   snapshots (k = 2 … all that training kept; `nmt average`);
+# - beam 5: `best`, `last` or that average, with a length penalty from NMT_LP_GRID.
 val=$data/val
-choice=$out/val-beam-choice.txt
+choice=$out/val-choice.txt
 : >"$choice.tmp"
-ckpt= lp=
-for c in best last; do
+val_bleu() { # CHECKPOINT BEAM LENGTH_PENALTY OUTPUT → lowercased BLEU of that decoding of val
+  "${nmt[@]}" eval --model "$out" --checkpoint "$1" --src "$val.$src" --ref "$val.$tgt" --beam "$2" \
+    --length-penalty "$3" --output "$4" >/dev/null || return 1
+  "${nmt[@]}" score --hyp "$4" --ref "$val.$tgt" --lowercase --json | sed 's/.*"bleu":\([-0-9.e]*\).*/\1/'
+}
+better() { [ -z "$2" ] || awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; } # A B → A > B, or no B yet
+say() { echo "$*" | tee -a "$choice.tmp" >&2; }
+
+greedy=best
+greedy_top=$(val_bleu best 1 1.0 "$out/val.greedy.best.$tgt")
+say "greedy, checkpoint best: val BLEU $greedy_top (lowercased)"
+snapshots=$(find "$out/snapshots" -maxdepth 1 -name 'step-*.safetensors' 2>/dev/null | wc -l)
+avg_k= avg_top=
+for ((k = 2; k <= snapshots; k++)); do
+  "${nmt[@]}" average --model "$out" --last "$k"
+  bleu=$(val_bleu averaged 1 1.0 "$out/val.greedy.averaged$k.$tgt")
+  say "greedy, checkpoint averaged (newest $k snapshots): val BLEU $bleu (lowercased)"
+  if better "$bleu" "$avg_top"; then avg_k=$k avg_top=$bleu; fi
+done
+checkpoints="best last"
+if [ -n "$avg_k" ]; then
+  "${nmt[@]}" average --model "$out" --last "$avg_k"
+  say "averaged: newest $avg_k snapshots"
+  checkpoints="best last averaged"
+  if better "$avg_top" "$greedy_top"; then greedy=averaged; fi
+fi
+say "greedy chosen: $greedy"
+ckpt= lp= top=
+for c in $checkpoints; do
   for a in ${NMT_LP_GRID:-1.0 1.6 2.2}; do
-    hyp=$out/val.beam5.$c.lp$a.$tgt
-    "${nmt[@]}" eval --model "$out" --checkpoint "$c" --src "$val.$src" --ref "$val.$tgt" --beam 5 \
-      --length-penalty "$a" --output "$hyp" >/dev/null
-    bleu=$("${nmt[@]}" score --hyp "$hyp" --ref "$val.$tgt" --lowercase --json | sed 's/.*"bleu":\([-0-9.e]*\).*/\1/')
-    echo "checkpoint $c, length penalty $a: val beam 5 BLEU $bleu (lowercased)" | tee -a "$choice.tmp" >&2
-    if [ -z "$lp" ] || awk -v a="$bleu" -v b="$top" 'BEGIN { exit !(a > b) }'; then ckpt=$c lp=$a top=$bleu; fi
+    bleu=$(val_bleu "$c" 5 "$a" "$out/val.beam5.$c.lp$a.$tgt")
+    say "beam 5, checkpoint $c, length penalty $a: val BLEU $bleu (lowercased)"
+    if better "$bleu" "$top"; then ckpt=$c lp=$a top=$bleu; fi
   done
 done
-echo "chosen: $ckpt $lp" >>"$choice.tmp"
+say "beam 5 chosen: $ckpt $lp"
 mv "$choice.tmp" "$choice"
 
 test=$data/test_2016_flickr
@@ -75,7 +100,7 @@ scores=$out/test-scores.txt
 : >"$scores.tmp"
 for beam in 1 5; do
   hyp=$out/test_2016_flickr.beam$beam.$tgt
-  c=best a=1.0 how="best checkpoint"
+  c=$greedy a=1.0 how="$greedy checkpoint, chosen on val"
   [ "$beam" = 1 ] || c=$ckpt a=$lp how="$ckpt checkpoint, length penalty $lp, chosen on val"
   {
     echo "## $src→$tgt test_2016_flickr, beam $beam ($how)"

@@ -1,8 +1,10 @@
 //! The model directory: `config.toml`, the tokenizers, `best.safetensors` (weights) and `last.safetensors`
-//! (weights + Adam moments + training state as safetensors metadata). Every file is written atomically;
+//! (weights + Adam moments + training state as safetensors metadata), and optionally weight snapshots
+//! with their mean `averaged.safetensors` ([`crate::average`]). Every file is written atomically;
 //! training holds an advisory lock on the directory. Loading rebuilds the model from its own config and
 //! checks every tensor's name and shape.
 
+use crate::average::snapshot_step;
 use crate::config::Config;
 use crate::data::tokenizer::Tokenizer;
 use crate::error::{Error, Result};
@@ -19,6 +21,9 @@ pub const SRC_TOKENIZER: &str = "tokenizer.src.json";
 pub const TGT_TOKENIZER: &str = "tokenizer.tgt.json";
 pub const BEST: &str = "best.safetensors";
 pub const LAST: &str = "last.safetensors";
+pub const AVERAGED: &str = "averaged.safetensors";
+/// The folder of the weight snapshots kept with `train.keep_snapshots`.
+pub const SNAPSHOTS: &str = "snapshots";
 pub const METRICS: &str = "metrics.jsonl";
 pub const LOSS_PLOT: &str = "loss.png";
 const LOCK: &str = ".lock";
@@ -33,6 +38,8 @@ pub const CHECKSUM_KEY: &str = "nmt.sha256";
 pub enum Which {
     Best,
     Last,
+    /// The mean of the newest weight snapshots, written by `nmt average`.
+    Averaged,
 }
 
 impl Which {
@@ -40,6 +47,7 @@ impl Which {
         match self {
             Which::Best => BEST,
             Which::Last => LAST,
+            Which::Averaged => AVERAGED,
         }
     }
 }
@@ -91,16 +99,25 @@ pub fn read_dir_meta(dir: &Path) -> Result<(Config, Tokenizer, Tokenizer)> {
     Ok((config, src, tgt))
 }
 
-/// Loads `dir` with the `which` weights onto `device`.
-pub fn load(dir: &Path, which: Which, device: Device) -> Result<Loaded> {
+/// The config, tokenizers and a freshly initialised network of `dir` on `device` (no weights loaded).
+pub fn build(dir: &Path, device: Device) -> Result<(Config, Tokenizer, Tokenizer, nn::VarStore, Seq2Seq)> {
     let (config, src_tok, tgt_tok) = read_dir_meta(dir)?;
     let vs = nn::VarStore::new(device);
     let model = Seq2Seq::new(&vs.root(), &config.model, src_tok.vocab_size() as i64, tgt_tok.vocab_size() as i64);
+    Ok((config, src_tok, tgt_tok, vs, model))
+}
+
+/// Loads `dir` with the `which` weights onto `device`.
+pub fn load(dir: &Path, which: Which, device: Device) -> Result<Loaded> {
+    let (config, src_tok, tgt_tok, vs, model) = build(dir, device)?;
     let path = dir.join(which.file());
     if !path.exists() {
         let hint = match which {
             Which::Best => "no validation has run yet; try --checkpoint last",
             Which::Last => "training has not saved a checkpoint yet",
+            Which::Averaged => {
+                "average the weight snapshots first: nmt average --model DIR (needs train.keep_snapshots)"
+            }
         };
         return Err(Error::model(dir, format!("{} is missing ({hint})", which.file())));
     }
@@ -244,7 +261,9 @@ impl DirLock {
         match file.try_lock() {
             Ok(()) => {
                 // No other writer can exist now: temp files are leftovers of a killed run.
-                crate::fsutil::remove_stale_temps(dir, &[CONFIG_FILE, SRC_TOKENIZER, TGT_TOKENIZER, BEST, LAST, METRICS, LOSS_PLOT]);
+                let files = [CONFIG_FILE, SRC_TOKENIZER, TGT_TOKENIZER, BEST, LAST, AVERAGED, METRICS, LOSS_PLOT];
+                crate::fsutil::remove_stale_temps(dir, |name| files.contains(&name));
+                crate::fsutil::remove_stale_temps(&dir.join(SNAPSHOTS), |name| snapshot_step(name).is_some());
                 Ok(DirLock { _file: file })
             }
             Err(std::fs::TryLockError::WouldBlock) => Err(Error::model(

@@ -42,6 +42,9 @@ pub enum Command {
     Heatmap(HeatmapArgs),
     /// Show a model directory: config, parameter count, vocabularies, training state.
     Info(InfoArgs),
+    /// Average the weight snapshots of a model directory into `averaged.safetensors`
+    /// (use it with `--checkpoint averaged`; train with `train.keep_snapshots` to keep snapshots).
+    Average(AverageArgs),
     /// Throughput benchmark, the same measurement as ../shared/bench/torch_ref.py.
     Bench(BenchArgs),
     /// Corpus tools.
@@ -195,6 +198,20 @@ pub struct InfoArgs {
     /// Model directory.
     #[arg(long)]
     pub model: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct AverageArgs {
+    /// Model directory.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Average only the newest N snapshots (default: all that training kept).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "from")]
+    pub last: Option<u64>,
+    /// Average these weights files of the model instead of its snapshots (e.g. its best.safetensors and
+    /// last.safetensors; repeatable).
+    #[arg(long)]
+    pub from: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -36,6 +36,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Score(a) => score_cmd(a),
         Command::Heatmap(a) => heatmap_cmd(a, device),
         Command::Info(a) => info_cmd(a),
+        Command::Average(a) => average_cmd(a),
         Command::Bench(a) => crate::bench::run(&a, threads, device),
         Command::Corpus(CorpusCommand::Toy { out, seed }) => {
             crate::data::toy::write(&out, seed)?;
@@ -324,6 +325,22 @@ fn heatmap_cmd(a: HeatmapArgs, device: Device) -> Result<()> {
         heatmap::render_panels(&panels, &style, out)?;
     }
     eprintln!("{}", out.display());
+    Ok(())
+}
+
+fn average_cmd(a: AverageArgs) -> Result<()> {
+    let files = match a.from.is_empty() {
+        true => crate::average::newest_snapshots(&a.model, a.last.map(|n| n as usize))?,
+        false => a.from,
+    };
+    crate::average::average(&a.model, &files)?;
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    eprintln!(
+        "averaged {} weights files ({}) into {}",
+        files.len(),
+        names.join(", "),
+        a.model.join(checkpoint::AVERAGED).display()
+    );
     Ok(())
 }
 

@@ -171,6 +171,8 @@ pub struct TrainConfig {
     pub valid_bleu_sentences: usize,
     /// Sample translations printed at each validation.
     pub valid_samples: usize,
+    /// Keep the weights of the last K validations in `snapshots/` for `nmt average` (0 = none).
+    pub keep_snapshots: usize,
 }
 
 impl Default for Config {
@@ -248,6 +250,7 @@ impl Default for TrainConfig {
             patience: 5,
             valid_bleu_sentences: 500,
             valid_samples: 3,
+            keep_snapshots: 0,
         }
     }
 }
@@ -306,7 +309,7 @@ impl ModelConfig {
         if self.encoder_layers == 0 {
             return err("model.encoder_layers must be > 0".into());
         }
-        if self.bidirectional && self.encoder_hidden_size == 0 && self.hidden_size % 2 != 0 {
+        if self.bidirectional && self.encoder_hidden_size == 0 && !self.hidden_size.is_multiple_of(2) {
             return err(format!(
                 "model.hidden_size = {} must be even with a bidirectional encoder (each direction gets half)",
                 self.hidden_size
@@ -315,7 +318,7 @@ impl ModelConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return err(format!("model.dropout = {} must be in [0, 1)", self.dropout));
         }
-        if self.attention == AttentionKind::Multihead && (self.heads == 0 || self.attention_dim() % self.heads != 0) {
+        if self.attention == AttentionKind::Multihead && (self.heads == 0 || !self.attention_dim().is_multiple_of(self.heads)) {
             return err(format!(
                 "model.heads = {} must be > 0 and divide the attention size {}",
                 self.heads,
@@ -680,8 +683,7 @@ mod tests {
 
     #[test]
     fn newer_format_version_is_refused() {
-        let mut c = Config::default();
-        c.format_version = FORMAT_VERSION + 1;
+        let c = Config { format_version: FORMAT_VERSION + 1, ..Default::default() };
         let e = Config::from_toml_str(&c.to_toml_string().unwrap(), Path::new("m/config.toml")).unwrap_err();
         assert!(e.to_string().contains("newer"), "{e}");
     }

@@ -21,7 +21,7 @@ pub fn write_atomic_with(
         _ => Path::new("."),
     };
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!("{}{}.tmp", temp_prefix(&name), std::process::id()));
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let file = File::create(&tmp)?;
         {
@@ -42,18 +42,21 @@ pub fn write_atomic_with(
     })
 }
 
-/// The start of the temp files' names that [`write_atomic`] uses for a file called `name`.
-fn temp_prefix(name: &str) -> String {
-    format!(".{name}.")
-}
-
-/// Removes the temp files that writes of `names` in `dir` left behind when their process was killed.
-/// Only sound while no other process writes these files (e.g. under the model directory's lock).
-pub fn remove_stale_temps(dir: &Path, names: &[&str]) {
+/// Removes the temp files that writes in `dir` left behind when their process was killed, for the files
+/// whose names `ours` accepts. Only sound while no other process writes these files (e.g. under the model
+/// directory's lock).
+pub fn remove_stale_temps(dir: &Path, ours: impl Fn(&str) -> bool) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
-        if file.ends_with(".tmp") && names.iter().any(|n| file.starts_with(&temp_prefix(n))) {
+        // `.{name}.{pid}.tmp` → name
+        let target = file
+            .strip_prefix('.')
+            .and_then(|f| f.strip_suffix(".tmp"))
+            .and_then(|f| f.rsplit_once('.'))
+            .filter(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+            .map(|(name, _)| name);
+        if target.is_some_and(&ours) {
             let _ = std::fs::remove_file(entry.path());
         }
     }

@@ -3,6 +3,7 @@
 //! Data flows one way: text → ids ([`data`]) → batches → [`model`] → ids ([`search`]) → text
 //! ([`translate`]) and pictures. [`train`] runs the optimisation, [`checkpoint`] owns the model directory.
 pub mod attention_json;
+pub mod average;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;

@@ -38,13 +38,12 @@ impl Adam {
         let bc1 = 1.0 - self.beta1.powi(self.step as i32);
         let bc2 = 1.0 - self.beta2.powi(self.step as i32);
         for (_, p, m, v) in self.slots.iter_mut() {
-            let mut g = p.grad();
-            if !g.defined() {
+            let grad = p.grad();
+            if !grad.defined() {
                 continue;
             }
-            if self.weight_decay > 0.0 {
-                g = g + &*p * self.weight_decay;
-            }
+            // Not in place: the gradient stays as backward left it.
+            let g = if self.weight_decay > 0.0 { grad + &*p * self.weight_decay } else { grad };
             // In place where possible (few passes over the parameters): m ← β1·m + (1−β1)·g and
             // v ← β2·v + (1−β2)·g² as lerps, then p ← p − (lr/bc1)·m / (√v/√bc2 + ε) with the step size
             // folded into the denominator.

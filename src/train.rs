@@ -2,6 +2,7 @@
 //! perplexity, greedy BLEU), best/last checkpoints, LR decay on plateau, early stopping, wall-clock and
 //! step limits, Ctrl-C handling, progress bar, `metrics.jsonl` and `loss.png`, exact resumption.
 
+use crate::average;
 use crate::checkpoint::{self, DirLock, BEST, LAST, METRICS, STATE_KEY};
 use crate::config::{Config, TrainConfig};
 use crate::data::batch::{collate, plan_epoch, Batch, BatchSize, Example};
@@ -425,7 +426,7 @@ impl<'a> Trainer<'a> {
                     window_start = Instant::now();
                 }
                 self.state.minutes = minutes_before + started.elapsed().as_secs_f64() / 60.0;
-                if t.valid_every > 0 && self.state.step % t.valid_every == 0 {
+                if t.valid_every > 0 && self.state.step.is_multiple_of(t.valid_every) {
                     last_valid_step = self.state.step;
                     if self.validate(&bar, true)? {
                         bar.finish_and_clear();
@@ -457,7 +458,8 @@ impl<'a> Trainer<'a> {
         Ok(Summary { reason, state: self.state })
     }
 
-    /// Dev loss, perplexity and greedy BLEU; saves `best` on improvement and `last` always. A `scheduled`
+    /// Dev loss, perplexity and greedy BLEU; saves `best` on improvement, a snapshot when
+    /// `train.keep_snapshots` asks for them, and `last` always. A `scheduled`
     /// validation also drives the LR schedule and early stopping; returns true when early stopping says stop.
     fn validate(&mut self, bar: &indicatif::ProgressBar, scheduled: bool) -> Result<bool> {
         let t = self.config.train.clone();
@@ -472,6 +474,9 @@ impl<'a> Trainer<'a> {
             self.state.best_bleu = Some(dev_bleu);
             self.state.best_step = self.state.step;
             checkpoint::save_weights(&self.opts.out.join(BEST), &self.vs, &[], None)?;
+        }
+        if t.keep_snapshots > 0 {
+            average::save_snapshot(&self.opts.out, &self.vs, self.state.step, t.keep_snapshots)?;
         }
         if scheduled {
             if self.state.schedule_bleu.is_none_or(|b| dev_bleu > b) {
@@ -513,8 +518,8 @@ impl<'a> Trainer<'a> {
         Ok(scheduled && t.patience > 0 && self.state.bad_validations >= t.patience)
     }
 
-    /// → (dev token loss without smoothing, greedy BLEU, a few (source, translation) samples).
-    fn evaluate_dev(&self) -> Result<(f64, f64, Vec<(String, String)>)> {
+    /// → (dev token loss without smoothing, greedy BLEU, a few samples).
+    fn evaluate_dev(&self) -> Result<(f64, f64, Vec<Sample>)> {
         let _guard = tch::no_grad_guard();
         let dev = &self.data.dev;
         let (mut total, mut tokens) = (0.0, 0i64);
@@ -576,6 +581,9 @@ impl<'a> Trainer<'a> {
         plot::learning_curve(&self.records, &self.opts.out.join(checkpoint::LOSS_PLOT))
     }
 }
+
+/// A dev sentence and its translation, printed at validation.
+type Sample = (String, String);
 
 fn state_adam_step(meta: &std::collections::HashMap<String, String>) -> i64 {
     meta.get("nmt.adam_step").and_then(|s| s.parse().ok()).unwrap_or(0)

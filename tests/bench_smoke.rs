@@ -13,7 +13,7 @@ fn synthetic_corpus() -> tempfile::TempDir {
     let sentence = |i: usize, offset: usize| -> String {
         let n = 2 + i % 5;
         let mut s: Vec<&str> = (0..n).map(|k| words[(i * 3 + k * 5 + offset) % words.len()]).collect();
-        s.push(if i % 2 == 0 { "." } else { "!" });
+        s.push(if i.is_multiple_of(2) { "." } else { "!" });
         s.join(" ") + "\n"
     };
     let lines = |n: usize, offset: usize| -> String { (0..n).map(|i| sentence(i, offset)).collect() };

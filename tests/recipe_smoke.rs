@@ -1,5 +1,5 @@
 //! Smoke test of the Multi30k recipe: `scripts/train-multi30k.sh` end to end (corpus copy, training under a
-//! budget, resume of an existing run, beam checkpoint and length penalty chosen on val, test-set evaluation
+//! budget, resume of an existing run, weight averaging, checkpoints and length penalty chosen on val, test-set evaluation
 //! greedy and beam 5, scores file, heatmaps with their gallery) on a 500-pair slice of Multi30k with a tiny
 //! model and a few steps. The slice is cut at test time from `../shared/corpora/multi30k` (or
 //! `NMT_MULTI30K_DIR`); Multi30k itself is never part of the repository.
@@ -58,6 +58,7 @@ fn the_multi30k_recipe_runs_end_to_end_on_a_500_pair_slice() {
         "train.batch_size=32",
         "train.max_steps=6",
         "train.valid_every=3",
+        "train.keep_snapshots=3",
     ];
     recipe(&slice, work.path(), &tiny);
     let run = work.path().join("run");
@@ -65,15 +66,18 @@ fn the_multi30k_recipe_runs_end_to_end_on_a_500_pair_slice() {
     for want in ["beam 1", "beam 5", "BLEU", "chrF", "lowercased"] {
         assert!(scores.contains(want), "test-scores.txt lacks {want:?}:\n{scores}");
     }
-    let choice = std::fs::read_to_string(run.join("val-beam-choice.txt")).unwrap();
-    assert_eq!(
-        choice.lines().filter(|l| l.starts_with("checkpoint ")).count(),
-        6,
-        "2 checkpoints × 3 penalties:\n{choice}"
-    );
-    let chosen = choice.lines().last().and_then(|l| l.strip_prefix("chosen: ")).expect("a chosen setting");
-    let (ckpt, lp) = chosen.split_once(' ').expect("checkpoint and length penalty");
-    assert!(["best", "last"].contains(&ckpt) && ["1.0", "1.6", "2.2"].contains(&lp), "{choice}");
+    let choice = std::fs::read_to_string(run.join("val-choice.txt")).unwrap();
+    // Validations at steps 3 and 6 kept two snapshots: one average (k = 2) is tried.
+    let tried = |prefix: &str| choice.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(tried("greedy, checkpoint "), 2, "best and the average of 2:\n{choice}");
+    assert_eq!(tried("beam 5, checkpoint "), 9, "3 checkpoints × 3 penalties:\n{choice}");
+    let chosen = |prefix: &str| choice.lines().find_map(|l| l.strip_prefix(prefix)).expect(prefix).to_string();
+    let greedy = chosen("greedy chosen: ");
+    assert!(["best", "averaged"].contains(&greedy.as_str()), "{choice}");
+    let beam = chosen("beam 5 chosen: ");
+    let (ckpt, lp) = beam.split_once(' ').expect("checkpoint and length penalty");
+    assert!(["best", "last", "averaged"].contains(&ckpt) && ["1.0", "1.6", "2.2"].contains(&lp), "{choice}");
+    assert!(scores.contains(&format!("beam 1 ({greedy} checkpoint, chosen on val)")), "{scores}");
     assert!(scores.contains(&format!("{ckpt} checkpoint, length penalty {lp}, chosen on val")), "{scores}");
     for beam in [1, 5] {
         let hyp = std::fs::read_to_string(run.join(format!("test_2016_flickr.beam{beam}.en"))).unwrap();
@@ -93,4 +97,6 @@ fn the_multi30k_recipe_runs_end_to_end_on_a_500_pair_slice() {
     let validated: Vec<u64> =
         cli_support::records(&run.join("metrics.jsonl"), "valid").iter().map(|v| v["step"].as_u64().unwrap()).collect();
     assert_eq!(validated, [3, 6, 9], "validations of the first run and the resumed one");
+    let choice = std::fs::read_to_string(run.join("val-choice.txt")).unwrap();
+    assert!(choice.contains("averaged (newest 3 snapshots)"), "three snapshots after the resumed run:\n{choice}");
 }
