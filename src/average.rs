@@ -1,8 +1,8 @@
 //! Weight averaging. With `train.keep_snapshots = K`, every validation saves the weights as
 //! `snapshots/step-NNNNNNN.safetensors` and keeps the newest K; `nmt average` writes their mean (or the
 //! newest few's, or that of any weights files of the model) as `averaged.safetensors`, loaded with
-//! `--checkpoint averaged`. The mean of the last
-//! points of a run usually translates better than any one of them (Junczys-Dowmunt et al. 2016).
+//! `--checkpoint averaged`. The mean of the last points of a run often translates better than any one of
+//! them (Junczys-Dowmunt et al. 2016; Vaswani et al. 2017).
 
 use crate::checkpoint::{self, AVERAGED, SNAPSHOTS};
 use crate::error::{Error, Result};

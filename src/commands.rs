@@ -373,6 +373,11 @@ fn info_cmd(a: InfoArgs) -> Result<()> {
             }
         }
     }
+    let snapshots = crate::average::snapshots(&a.model)?;
+    if !snapshots.is_empty() {
+        let steps: Vec<String> = snapshots.iter().map(|(s, _)| s.to_string()).collect();
+        println!("weight snapshots (for nmt average): steps {}", steps.join(", "));
+    }
     println!("\n# config.toml\n{}", loaded.config.to_toml_string()?);
     Ok(())
 }

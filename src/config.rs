@@ -318,7 +318,9 @@ impl ModelConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return err(format!("model.dropout = {} must be in [0, 1)", self.dropout));
         }
-        if self.attention == AttentionKind::Multihead && (self.heads == 0 || !self.attention_dim().is_multiple_of(self.heads)) {
+        if self.attention == AttentionKind::Multihead
+            && (self.heads == 0 || !self.attention_dim().is_multiple_of(self.heads))
+        {
             return err(format!(
                 "model.heads = {} must be > 0 and divide the attention size {}",
                 self.heads,

@@ -19,11 +19,12 @@ fn tensors(path: &Path) -> BTreeMap<String, Vec<f32>> {
         .collect()
 }
 
-/// The file names in `model`/snapshots, sorted.
+/// The names of the files in `model`/snapshots but hidden ones, sorted.
 fn snapshot_names(ws: &Workspace, model: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(ws.path(&format!("{model}/snapshots")))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
         .collect();
     names.sort();
     names
@@ -56,6 +57,8 @@ fn training_keeps_the_newest_snapshots_and_average_writes_their_mean() {
         snapshot_names(&ws, "m"),
         ["step-0000009.safetensors", "step-0000012.safetensors", "step-0000014.safetensors"]
     );
+    let info = String::from_utf8(ok(&mut ws.nmt(&["info", "--model", "m"])).stdout).unwrap();
+    assert!(info.contains("weight snapshots (for nmt average): steps 9, 12, 14"), "{info}");
     // The stop's snapshot holds the weights `last` holds.
     let last = tensors(&ws.path("m/last.safetensors"));
     for (name, values) in tensors(&ws.path("m/snapshots/step-0000014.safetensors")) {
@@ -100,12 +103,17 @@ fn a_resumed_run_replaces_snapshots_of_steps_it_redoes() {
     // A snapshot newer than `last`, as a run killed between the two writes would leave.
     std::fs::copy(ws.path("m/snapshots/step-0000014.safetensors"), ws.path("m/snapshots/step-0000099.safetensors"))
         .unwrap();
+    // A killed snapshot write's temp file goes when the next run takes the lock; other files stay.
+    let (temp, other) = ("m/snapshots/.step-0000015.safetensors.4242.tmp", "m/snapshots/.notes.txt.4242.tmp");
+    std::fs::write(ws.path(temp), b"partial").unwrap();
+    std::fs::write(ws.path(other), b"not ours").unwrap();
     // Validations at 15 and at the stop (16): 99 goes as soon as the run saves its next snapshot.
     ok(&mut ws.nmt(&["train", "--out", "m", "--resume", "--set", "train.max_steps=16"]));
     assert_eq!(
         snapshot_names(&ws, "m"),
         ["step-0000014.safetensors", "step-0000015.safetensors", "step-0000016.safetensors"]
     );
+    assert!(!ws.path(temp).exists() && ws.path(other).exists());
 }
 
 #[test]
