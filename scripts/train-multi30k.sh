@@ -53,7 +53,8 @@ fi
 # Choices made on val (never the test set), by lowercased BLEU, written to val-choice.txt:
 # - greedy: `best` (chosen by greedy dev BLEU during training) or the average of the newest k weight
 #   snapshots (k = 2 … all that training kept; `nmt average`);
-# - beam 5: `best`, `last` or that average, with a length penalty from NMT_LP_GRID.
+# - beam 5: `best`, `last` (skipped when the best validation was the last step: the same weights) or that
+#   average, with a length penalty from NMT_LP_GRID.
 val=$data/val
 choice=$out/val-choice.txt
 : >"$choice.tmp"
@@ -68,7 +69,12 @@ say() { echo "$*" | tee -a "$choice.tmp" >&2; }
 greedy=best
 greedy_top=$(val_bleu best 1 1.0 "$out/val.greedy.best.$tgt")
 say "greedy, checkpoint best: val BLEU $greedy_top (lowercased)"
-snapshots=$(find "$out/snapshots" -maxdepth 1 -name 'step-*.safetensors' 2>/dev/null | wc -l)
+info=$("${nmt[@]}" info --model "$out")
+state=$(sed -n 's/^training state: //p' <<<"$info")
+step=$(sed -n 's/.*"step":\([0-9]*\).*/\1/p' <<<"$state")
+best_step=$(sed -n 's/.*"best_step":\([0-9]*\).*/\1/p' <<<"$state")
+snapshots=$(sed -n 's/^weight snapshots (for nmt average): steps //p' <<<"$info" | awk -F', ' '{ print NF }')
+snapshots=${snapshots:-0}
 avg_k= avg_top=
 for ((k = 2; k <= snapshots; k++)); do
   "${nmt[@]}" average --model "$out" --last "$k"
@@ -77,10 +83,14 @@ for ((k = 2; k <= snapshots; k++)); do
   if better "$bleu" "$avg_top"; then avg_k=$k avg_top=$bleu; fi
 done
 checkpoints="best last"
+if [ "$best_step" = "$step" ]; then
+  say "last: the same weights as best (step $step), not decoded again"
+  checkpoints=best
+fi
 if [ -n "$avg_k" ]; then
   "${nmt[@]}" average --model "$out" --last "$avg_k"
   say "averaged: newest $avg_k snapshots"
-  checkpoints="best last averaged"
+  checkpoints="$checkpoints averaged"
   if better "$avg_top" "$greedy_top"; then greedy=averaged; fi
 fi
 say "greedy chosen: $greedy"

@@ -70,7 +70,14 @@ fn the_multi30k_recipe_runs_end_to_end_on_a_500_pair_slice() {
     // Validations at steps 3 and 6 kept two snapshots: one average (k = 2) is tried.
     let tried = |prefix: &str| choice.lines().filter(|l| l.starts_with(prefix)).count();
     assert_eq!(tried("greedy, checkpoint "), 2, "best and the average of 2:\n{choice}");
-    assert_eq!(tried("beam 5, checkpoint "), 9, "3 checkpoints × 3 penalties:\n{choice}");
+    // The run ends with a validation (step 6); when it was the best one, `last` holds the same weights as
+    // `best` and beam 5 does not decode it again.
+    let valid = cli_support::records(&run.join("metrics.jsonl"), "valid");
+    let last_is_best = valid.last().unwrap()["best"].as_bool().unwrap();
+    assert_eq!(choice.contains("last: the same weights as best (step 6)"), last_is_best, "{choice}");
+    let checkpoints = if last_is_best { 2 } else { 3 };
+    assert_eq!(tried("beam 5, checkpoint "), 3 * checkpoints, "{checkpoints} checkpoints × 3 penalties:\n{choice}");
+    assert_eq!(tried("beam 5, checkpoint last,") == 0, last_is_best, "{choice}");
     let chosen = |prefix: &str| choice.lines().find_map(|l| l.strip_prefix(prefix)).expect(prefix).to_string();
     let greedy = chosen("greedy chosen: ");
     assert!(["best", "averaged"].contains(&greedy.as_str()), "{choice}");
