@@ -4,23 +4,23 @@
 //! direction, no dropout), the same word-level vocabulary, the same random training batches (drawn with
 //! libtorch's generator seeded 0, as the reference draws them), Adam lr 1e-3 with clipping at 1.0,
 //! 3 warm-up steps then `--steps` timed ones, and greedy decoding of exactly `--max-len` steps over
-//! `test_2016_flickr` at batch 1 (first 200 sentences) and batch 128 (all).
+//! `test_2016_flickr` at batch 1 (first 200 sentences) and batch 128 (all). The decoding runs through
+//! the engine's id-level core ([`Prepared`]), the path that `nmt translate` takes.
 
 mod flops;
 mod vocab;
 
-use crate::cli::BenchArgs;
 use crate::config::{AttentionKind, DecoderKind, ModelConfig};
 use crate::data::batch::{collate, Example};
 use crate::data::tokenizer::UNK;
+use crate::engine::Prepared;
 use crate::error::{Error, Result};
 use crate::model::Seq2Seq;
 use crate::optim::Adam;
-use crate::search::run_greedy_with;
 use crate::train::train_step;
-use crate::translate::pad;
 use flops::FlopModel;
 use serde::Serialize;
+use std::path::PathBuf;
 use std::time::Instant;
 use tch::{nn, Device, Kind, Tensor};
 use vocab::{read_tokenized, Vocab};
@@ -32,6 +32,25 @@ const LR: f64 = 1e-3;
 const CLIP: f64 = 1.0;
 /// Decoding runs: (batch size, number of test sentences; `usize::MAX` = all).
 const DECODE_RUNS: [(usize, usize); 2] = [(1, 200), (128, usize::MAX)];
+
+/// What to benchmark (the `nmt bench` flags).
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// Folder with `train.SRC`, `train.TGT` and `test_2016_flickr.SRC`.
+    pub data: PathBuf,
+    pub src: String,
+    pub tgt: String,
+    /// Timed training steps (after the warm-up ones).
+    pub steps: usize,
+    pub emb: usize,
+    pub hidden: usize,
+    /// Training batch size.
+    pub batch: usize,
+    /// Decoding steps per batch (no early exit at EOS).
+    pub max_len: usize,
+    /// Print only one JSON line on stdout (logs go to stderr).
+    pub json: bool,
+}
 
 /// The one JSON line of `--json` (the reference prints the first three under the same names).
 #[derive(Serialize, Debug)]
@@ -46,7 +65,7 @@ struct Report {
 }
 
 /// Runs the benchmark with libtorch already set to `threads` threads; prints the table or the JSON line.
-pub fn run(a: &BenchArgs, threads: usize, device: Device) -> Result<()> {
+pub fn run(a: &BenchOptions, threads: usize, device: Device) -> Result<()> {
     if a.steps == 0 || a.batch == 0 || a.max_len == 0 {
         return Err(Error::Usage("bench: --steps, --batch and --max-len must be > 0".into()));
     }
@@ -73,7 +92,7 @@ pub fn run(a: &BenchArgs, threads: usize, device: Device) -> Result<()> {
     tch::manual_seed(0);
     let draws =
         Tensor::randint(data.pairs.len() as i64, [((WARMUP + a.steps) * a.batch) as i64], (Kind::Int64, Device::Cpu));
-    let draws = Vec::<i64>::try_from(&draws).map_err(|e: tch::TchError| Error::Torch(e.to_string()))?;
+    let draws = Vec::<i64>::try_from(&draws)?;
     tch::manual_seed(0);
     let vs = nn::VarStore::new(device);
     let model = Seq2Seq::new(&vs.root(), &cfg, data.src_vocab as i64, data.tgt_vocab as i64);
@@ -92,6 +111,8 @@ pub fn run(a: &BenchArgs, threads: usize, device: Device) -> Result<()> {
         vocab: data.tgt_vocab as f64,
     };
     let trained = train(&model, &vs, &data.pairs, &draws, a.batch, fm, device);
+    // Decode weights laid out once with the vocabulary tables, as a translation service would.
+    let prepared = Prepared::new(vs, model, true);
     log(format!(
         "train: {:.0} target tokens/s ({:.0} per CPU-second; {} steps, batch {}, loss {:.3}; peak RSS {})",
         trained.tokens_per_s,
@@ -103,7 +124,7 @@ pub fn run(a: &BenchArgs, threads: usize, device: Device) -> Result<()> {
     ));
     let mut rates = [0.0; DECODE_RUNS.len()];
     for (rate, &(batch, n)) in rates.iter_mut().zip(&DECODE_RUNS) {
-        let (wall, cpu) = greedy_rate(&model, &data.test[..n.min(data.test.len())], batch, a.max_len, device);
+        let (wall, cpu) = greedy_rate(&prepared, &data.test[..n.min(data.test.len())], batch, a.max_len)?;
         *rate = wall;
         log(format!("greedy batch={batch}: {wall:.1} sentences/s ({cpu:.1} per CPU-second; peak RSS {})", rss_text()));
     }
@@ -139,7 +160,7 @@ struct Data {
 }
 
 impl Data {
-    fn load(a: &BenchArgs) -> Result<Data> {
+    fn load(a: &BenchOptions) -> Result<Data> {
         let file = |name: String| a.data.join(name);
         let (src_path, tgt_path) = (file(format!("train.{}", a.src)), file(format!("train.{}", a.tgt)));
         let src = read_tokenized(&src_path)?;
@@ -220,18 +241,15 @@ fn train(
 
 /// Greedy-decodes `sources` in file order, `batch` at a time, exactly `steps` steps each → sentences
 /// per second and per CPU-second.
-fn greedy_rate(model: &Seq2Seq, sources: &[Vec<i64>], batch: usize, steps: usize, device: Device) -> (f64, f64) {
+fn greedy_rate(prepared: &Prepared, sources: &[Vec<i64>], batch: usize, steps: usize) -> Result<(f64, f64)> {
     let (start, cpu) = (Instant::now(), cpu_seconds());
-    // Prepared once per run, as a translation service would, and timed with the decoding.
-    let weights = model.decoder.decode_weights(true);
     for chunk in sources.chunks(batch) {
         let rows: Vec<&[i64]> = chunk.iter().map(Vec::as_slice).collect();
-        let (src, lengths) = pad(&rows, device);
-        let _ = run_greedy_with(model, &weights, &src, &lengths, steps, false);
+        prepared.greedy_steps(&rows, steps)?;
     }
-    sync(device);
+    sync(prepared.device());
     let n = sources.len() as f64;
-    (n / start.elapsed().as_secs_f64().max(1e-9), n / (cpu_seconds() - cpu).max(1e-9))
+    Ok((n / start.elapsed().as_secs_f64().max(1e-9), n / (cpu_seconds() - cpu).max(1e-9)))
 }
 
 /// CPU seconds this process has used so far (user + system, all threads). Next to the wall-clock

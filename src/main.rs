@@ -1,4 +1,7 @@
 //! The `nmt` binary: parse the command line, run it, print the error once and exit non-zero.
+
+mod cli;
+
 use clap::Parser;
 
 fn main() {
@@ -7,10 +10,11 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    let cli = nmt::cli::Cli::parse();
-    nmt::runtime::limit_openmp_spinning(nmt::runtime::threads(cli.threads));
+    let cli = cli::args::Cli::parse();
+    let threads = nmt::runtime::threads(cli.threads.map(|t| t as usize));
+    nmt::runtime::limit_openmp_spinning(threads);
     nmt::runtime::keep_freed_memory();
-    if let Err(e) = nmt::commands::run(cli) {
+    if let Err(e) = cli::run(cli, threads) {
         // Every variant's message already includes its cause (e.g. the OS error of an I/O failure).
         eprintln!("error: {e}");
         std::process::exit(1);

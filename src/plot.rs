@@ -2,8 +2,8 @@
 
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
-use crate::heatmap::{encode_png, DEJAVU_SANS};
-use crate::train::Record;
+use crate::metrics_log::Record;
+use crate::render::{encode_png, DEJAVU_SANS};
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 use std::path::Path;

@@ -2,6 +2,7 @@
 //! every sentence, the tokens, the model score and the attention weights of every emitted token.
 
 use crate::data::tokenizer::{BOS, EOS};
+use crate::error::Result;
 use crate::model::decoder::DecodeWeights;
 use crate::model::{EncodedSource, Seq2Seq};
 use tch::{Kind, Tensor};
@@ -20,7 +21,7 @@ pub struct Hypothesis {
 }
 
 /// Decoding length limit per sentence: `min(cap, ratio · source length + extra)`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MaxLen {
     /// Output tokens allowed per source token.
     pub ratio: f64,
@@ -56,24 +57,18 @@ pub struct GreedyRun {
     pub head_weights: Option<Tensor>,
 }
 
-/// The greedy loop. src: `[B, S]`, lengths: `[B]` (CPU i64). Runs at most `steps` steps; with
-/// `stop_when_done` it stops once every row has emitted EOS (benchmarks run all `steps`).
-pub fn run_greedy(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, steps: usize, stop_when_done: bool) -> GreedyRun {
-    let weights = model.decoder.decode_weights(false);
-    run_greedy_with(model, &weights, src, lengths, steps, stop_when_done)
-}
-
-/// [`run_greedy`] with decoder weights prepared once for many batches ([`Decoder::decode_weights`]).
-///
-/// [`Decoder::decode_weights`]: crate::model::decoder::Decoder::decode_weights
-pub fn run_greedy_with(
+/// The greedy loop with decoder weights prepared once for many batches
+/// ([`Decoder::decode_weights`](crate::model::decoder::Decoder::decode_weights)). src: `[B, S]`,
+/// lengths: `[B]` (CPU i64). Runs at most `steps` steps; with `stop_when_done` it stops once every row
+/// has emitted EOS (benchmarks run all `steps`).
+pub fn run_greedy(
     model: &Seq2Seq,
     prepared: &DecodeWeights,
     src: &Tensor,
     lengths: &Tensor,
     steps: usize,
     stop_when_done: bool,
-) -> GreedyRun {
+) -> Result<GreedyRun> {
     let _guard = tch::no_grad_guard();
     // Longest source first, so that the decoder's plan groups rows of similar length; undone at the end.
     let (lengths, order) = lengths.sort(0, true);
@@ -97,33 +92,39 @@ pub fn run_greedy_with(
         state = step.state;
         if stop_when_done {
             done = done.logical_or(&y.eq(EOS));
-            if bool::try_from(done.all()).unwrap_or(false) {
+            if bool::try_from(done.all())? {
                 break;
             }
         }
     }
     let unorder = order.argsort(0, false);
     let stack = |steps: &[Tensor]| Tensor::stack(steps, 1).index_select(0, &unorder);
-    GreedyRun {
+    Ok(GreedyRun {
         tokens: stack(&tokens),
         logp: stack(&logps),
         weights: stack(&weights),
         head_weights: (!heads.is_empty()).then(|| stack(&heads)),
-    }
+    })
 }
 
-/// Greedy decoding of a padded batch; each sentence stops at its EOS or its own length limit.
-/// src: `[B, S]`, lengths: `[B]` (CPU i64) → one hypothesis per row.
-pub fn greedy(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, max_len: MaxLen) -> Vec<Hypothesis> {
-    let lens: Vec<i64> = Vec::try_from(lengths).unwrap_or_default();
+/// Greedy decoding of a padded batch with prepared decoder weights; each sentence stops at its EOS or its
+/// own length limit. src: `[B, S]`, lengths: `[B]` (CPU i64) → one hypothesis per row.
+pub fn greedy(
+    model: &Seq2Seq,
+    prepared: &DecodeWeights,
+    src: &Tensor,
+    lengths: &Tensor,
+    max_len: MaxLen,
+) -> Result<Vec<Hypothesis>> {
+    let lens: Vec<i64> = Vec::try_from(lengths)?;
     let limits: Vec<usize> = lens.iter().map(|&l| max_len.limit(l as usize)).collect();
     let steps = limits.iter().copied().max().unwrap_or(1);
-    let run = run_greedy(model, src, lengths, steps, true);
+    let run = run_greedy(model, prepared, src, lengths, steps, true)?;
     let t = run.tokens.size()[1] as usize;
-    let tokens: Vec<i64> = Vec::try_from(run.tokens.flatten(0, -1)).unwrap_or_default();
-    let logp: Vec<f32> = Vec::try_from(run.logp.flatten(0, -1)).unwrap_or_default();
-    let host = HostWeights::new(&run.weights, run.head_weights.as_ref());
-    (0..lens.len())
+    let tokens: Vec<i64> = Vec::try_from(run.tokens.flatten(0, -1))?;
+    let logp: Vec<f32> = Vec::try_from(run.logp.flatten(0, -1))?;
+    let host = HostWeights::new(&run.weights, run.head_weights.as_ref())?;
+    Ok((0..lens.len())
         .map(|i| {
             let row = &tokens[i * t..(i + 1) * t];
             let n = row.iter().position(|&x| x == EOS).map_or(t, |p| p + 1).min(limits[i]);
@@ -134,7 +135,7 @@ pub fn greedy(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, max_len: MaxLen) 
                 head_weights: host.heads(i, n, lens[i] as usize),
             }
         })
-        .collect()
+        .collect())
 }
 
 /// Attention weights copied to the host once: `[B, T, S]` and optionally `[B, T, h, S]`.
@@ -147,17 +148,17 @@ struct HostWeights {
 }
 
 impl HostWeights {
-    fn new(weights: &Tensor, heads: Option<&Tensor>) -> HostWeights {
+    fn new(weights: &Tensor, heads: Option<&Tensor>) -> Result<HostWeights> {
         let size = weights.size();
         let (t, s) = (size[1] as usize, size[2] as usize);
-        let to_vec = |x: &Tensor| Vec::<f32>::try_from(x.to_kind(Kind::Float).flatten(0, -1)).unwrap_or_default();
-        HostWeights {
-            data: to_vec(weights),
-            heads: heads.map(to_vec),
+        let to_vec = |x: &Tensor| Vec::<f32>::try_from(x.to_kind(Kind::Float).flatten(0, -1));
+        Ok(HostWeights {
+            data: to_vec(weights)?,
+            heads: heads.map(to_vec).transpose()?,
             t,
             h: heads.map_or(0, |x| x.size()[2] as usize),
             s,
-        }
+        })
     }
 
     /// Weights of sentence `i` at step `k`, over its first `len` source positions.
@@ -223,11 +224,11 @@ impl Entry {
 
 /// Batched beam search. src: `[B, S]`, lengths: `[B]` (CPU i64) → up to `n_best` hypotheses per row,
 /// best first by length-normalised score.
-pub fn beam_search(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, cfg: BeamConfig) -> Vec<Vec<Hypothesis>> {
+pub fn beam_search(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, cfg: BeamConfig) -> Result<Vec<Vec<Hypothesis>>> {
     let _guard = tch::no_grad_guard();
     let k = cfg.beam.max(1);
     let n_best = cfg.n_best.clamp(1, k);
-    let lens: Vec<i64> = Vec::try_from(lengths).unwrap_or_default();
+    let lens: Vec<i64> = Vec::try_from(lengths)?;
     let b = lens.len();
     let device = src.device();
     let limits: Vec<usize> = lens.iter().map(|&l| cfg.max_len.limit(l as usize)).collect();
@@ -251,12 +252,12 @@ pub fn beam_search(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, cfg: BeamCon
         // (all of them when the vocabulary is smaller: `topk` refuses more than there are).
         let width = (2 * k).min(logp.size()[1] as usize);
         let (top_lp, top_id) = logp.topk(width as i64, -1, true, true);
-        let top_lp: Vec<f32> = Vec::try_from(top_lp.flatten(0, -1)).unwrap_or_default();
-        let top_id: Vec<i64> = Vec::try_from(top_id.flatten(0, -1)).unwrap_or_default();
+        let top_lp: Vec<f32> = Vec::try_from(top_lp.flatten(0, -1))?;
+        let top_id: Vec<i64> = Vec::try_from(top_id.flatten(0, -1))?;
         let host = HostWeights::new(
             &step.attended.weights.unsqueeze(1),
             step.attended.head_weights.as_ref().map(|h| h.unsqueeze(1)).as_ref(),
-        );
+        )?;
         has_heads = host.heads.is_some();
         // Rows left empty keep pointing at their own sentence's first row; they are computed but unused.
         let mut origin: Vec<i64> = (0..b * k).map(|r| (r - r % k) as i64).collect();
@@ -299,7 +300,7 @@ pub fn beam_search(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, cfg: BeamCon
         }
         state = step.state.index_select(&Tensor::from_slice(&origin).to(device));
     }
-    finished
+    Ok(finished
         .into_iter()
         .zip(live)
         .map(|(mut fin, rest)| {
@@ -308,5 +309,5 @@ pub fn beam_search(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, cfg: BeamCon
             fin.truncate(n_best);
             fin.into_iter().map(|e| e.into_hypothesis(has_heads)).collect()
         })
-        .collect()
+        .collect())
 }

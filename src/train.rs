@@ -1,75 +1,25 @@
-//! The training loop: data preparation, Adam with clipping and label smoothing, validation (dev loss,
-//! perplexity, greedy BLEU), best/last checkpoints, LR decay on plateau, early stopping, wall-clock and
+//! The training loop: Adam with clipping and label smoothing, validation (dev loss, perplexity, greedy
+//! BLEU through the engine), best/last checkpoints, LR decay on plateau, early stopping, wall-clock and
 //! step limits, Ctrl-C handling, progress bar, `metrics.jsonl` and `loss.png`, exact resumption.
 
-use crate::average;
-use crate::checkpoint::{self, DirLock, BEST, LAST, METRICS, STATE_KEY};
+use crate::checkpoint::{self, DirLock, TrainState, BEST, LAST, METRICS, STATE_KEY};
 use crate::config::{Config, TrainConfig};
 use crate::data::batch::{collate, plan_epoch, Batch, BatchSize, Example};
-use crate::data::corpus::{filter_pairs, Pair, PairReader, Source};
-use crate::data::tokenizer::{Spec, Tokenizer, EOS, PAD};
+use crate::data::corpus::Pair;
+use crate::data::prepare::{encode_pairs, read_filtered, train_tokenizers};
+use crate::data::tokenizer::{Spec, Tokenizer, PAD};
+use crate::engine::{Decoding, Engine};
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
 use crate::metrics;
+use crate::metrics_log::{self, Record};
 use crate::model::Seq2Seq;
 use crate::optim::Adam;
 use crate::plot;
-use crate::translate::{Options, Translator};
-use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tch::{nn, Device, Kind, Reduction, Tensor};
-
-/// Lines longer than this many characters are skipped before tokenization (counted as over-long).
-const MAX_LINE_CHARS: usize = 20_000;
-
-/// Where training stands; saved in `last.safetensors`' metadata and restored by `--resume`.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct TrainState {
-    pub step: usize,
-    pub epoch: usize,
-    /// Batches of `epoch` already done.
-    pub batch_in_epoch: usize,
-    pub lr: f64,
-    /// Dev BLEU and step of the weights in `best.safetensors` (from any validation).
-    pub best_bleu: Option<f64>,
-    pub best_step: usize,
-    /// Best dev BLEU of the scheduled validations (every `valid_every` steps or epoch), which alone drive
-    /// the LR schedule and early stopping: the extra validation when a run stops between them can update
-    /// `best` but not the schedule, so a resumed run follows the uninterrupted one exactly.
-    #[serde(default)]
-    pub schedule_bleu: Option<f64>,
-    /// Scheduled validations since the best one (early stopping).
-    pub bad_validations: usize,
-    /// Validations since the last improvement or LR decay (plateau schedule).
-    pub plateau: usize,
-    /// Training minutes over all runs.
-    pub minutes: f64,
-    pub finished: bool,
-}
-
-impl TrainState {
-    /// The 1-based epoch the latest step belongs to.
-    pub fn display_epoch(&self) -> usize {
-        if self.batch_in_epoch == 0 {
-            self.epoch.max(1)
-        } else {
-            self.epoch + 1
-        }
-    }
-}
-
-/// One line of `metrics.jsonl`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Record {
-    /// `lr`: the rate of the step, warm-up and end-of-budget anneal applied.
-    Train { step: usize, epoch: usize, loss: f64, ppl: f64, lr: f64, tokens_per_s: f64 },
-    /// `lr`: the plateau schedule's rate after this validation (before warm-up and anneal).
-    Valid { step: usize, epoch: usize, dev_loss: f64, dev_ppl: f64, dev_bleu: f64, lr: f64, best: bool },
-}
 
 /// How a run is started.
 pub struct RunOptions {
@@ -100,7 +50,7 @@ pub struct Summary {
 }
 
 /// Tokenized training data.
-pub struct Prepared {
+pub struct TrainData {
     pub train: Vec<Example>,
     pub dev: Vec<Example>,
     pub dev_pairs: Vec<Pair>,
@@ -133,62 +83,6 @@ pub fn batch_loss(model: &Seq2Seq, batch: &Batch, label_smoothing: f64, train: b
         -100,
         label_smoothing,
     )
-}
-
-fn read_filtered(prefix: &Path, cfg: &Config, what: &str) -> Result<Vec<Pair>> {
-    let source = Source::from_prefix(prefix, &cfg.data.src_lang, &cfg.data.tgt_lang);
-    let (pairs, stats) = filter_pairs(PairReader::open(&source)?, MAX_LINE_CHARS)?;
-    if stats.empty + stats.too_long > 0 {
-        eprintln!(
-            "{what}: skipped {} pairs with an empty side and {} over {MAX_LINE_CHARS} characters",
-            stats.empty, stats.too_long
-        );
-    }
-    Ok(pairs)
-}
-
-/// Trains the tokenizers on the training pairs (one joint or one per side).
-pub fn train_tokenizers(pairs: &[Pair], cfg: &Config) -> Result<(Tokenizer, Tokenizer)> {
-    let spec = Spec {
-        kind: cfg.data.tokenizer,
-        vocab_size: cfg.data.vocab_size,
-        min_frequency: cfg.data.min_frequency,
-        lowercase: cfg.data.lowercase,
-    };
-    let src: Vec<&str> = pairs.iter().map(|p| p.src.as_str()).collect();
-    let tgt: Vec<&str> = pairs.iter().map(|p| p.tgt.as_str()).collect();
-    if cfg.data.joint_vocab {
-        let both: Vec<&str> = src.iter().chain(tgt.iter()).copied().collect();
-        let tok = Tokenizer::train(&both, &spec)?;
-        Ok((tok.clone(), tok))
-    } else {
-        Ok((Tokenizer::train(&src, &spec)?, Tokenizer::train(&tgt, &spec)?))
-    }
-}
-
-/// Encodes pairs, dropping (and counting) those over `max_len` tokens on either side.
-pub fn encode_pairs(
-    pairs: &[Pair],
-    src: &Tokenizer,
-    tgt: &Tokenizer,
-    max_len: usize,
-) -> Result<(Vec<Example>, Vec<Pair>, usize)> {
-    let s = src.encode_batch(&pairs.iter().map(|p| p.src.as_str()).collect::<Vec<_>>())?;
-    let t = tgt.encode_batch(&pairs.iter().map(|p| p.tgt.as_str()).collect::<Vec<_>>())?;
-    let (mut examples, mut kept, mut long) = (Vec::new(), Vec::new(), 0);
-    for ((mut s, t), p) in s.into_iter().zip(t).zip(pairs) {
-        if s.is_empty() || t.is_empty() {
-            continue;
-        }
-        if s.len() + 1 > max_len || t.len() + 1 > max_len {
-            long += 1;
-            continue;
-        }
-        s.push(EOS);
-        examples.push(Example { src: s, tgt: t });
-        kept.push(p.clone());
-    }
-    Ok((examples, kept, long))
 }
 
 /// The learning rate of the next step: the plateau schedule's `base`, scaled by the linear warm-up
@@ -257,8 +151,9 @@ pub fn train(config: Config, opts: &RunOptions) -> Result<Summary> {
         ));
     }
     // Both corpora are read (and checked) before the tokenizers are trained, so a bad dev file fails fast.
-    let train_pairs = read_filtered(&config.data.train, &config, "train")?;
-    let dev_pairs = read_filtered(&config.data.dev, &config, "dev")?;
+    let d = &config.data;
+    let train_pairs = read_filtered(&d.train, &d.src_lang, &d.tgt_lang, "train")?;
+    let dev_pairs = read_filtered(&d.dev, &d.src_lang, &d.tgt_lang, "dev")?;
     let (src_tok, tgt_tok, new_lr) = if opts.resume {
         let (saved, s, t) = checkpoint::read_dir_meta(out)?;
         // An explicit new train.lr (e.g. after a diverged run) restarts the schedule there; otherwise the
@@ -271,7 +166,13 @@ pub fn train(config: Config, opts: &RunOptions) -> Result<Summary> {
             config.data.tokenizer,
             config.data.vocab_size
         );
-        let (s, t) = train_tokenizers(&train_pairs, &config)?;
+        let spec = Spec {
+            kind: config.data.tokenizer,
+            vocab_size: config.data.vocab_size,
+            min_frequency: config.data.min_frequency,
+            lowercase: config.data.lowercase,
+        };
+        let (s, t) = train_tokenizers(&train_pairs, &spec, config.data.joint_vocab)?;
         checkpoint::write_dir_meta(out, &mut config, &s, &t)?;
         (s, t, None)
     };
@@ -290,7 +191,7 @@ fn prepare(
     tgt_tok: &Tokenizer,
     pairs: &[Pair],
     dev_pairs: Vec<Pair>,
-) -> Result<Prepared> {
+) -> Result<TrainData> {
     let (train, _, long) = encode_pairs(pairs, src_tok, tgt_tok, config.data.max_len)?;
     if long > 0 {
         eprintln!("train: skipped {long} pairs longer than data.max_len = {} tokens", config.data.max_len);
@@ -306,14 +207,14 @@ fn prepare(
         src_tok.vocab_size(),
         tgt_tok.vocab_size()
     );
-    Ok(Prepared { train, dev, dev_pairs })
+    Ok(TrainData { train, dev, dev_pairs })
 }
 
 struct Trainer<'a> {
     config: Config,
     src_tok: Tokenizer,
     tgt_tok: Tokenizer,
-    data: Prepared,
+    data: TrainData,
     opts: &'a RunOptions,
     vs: nn::VarStore,
     model: Seq2Seq,
@@ -327,7 +228,7 @@ impl<'a> Trainer<'a> {
         config: Config,
         src_tok: Tokenizer,
         tgt_tok: Tokenizer,
-        data: Prepared,
+        data: TrainData,
         opts: &'a RunOptions,
     ) -> Result<Self> {
         tch::manual_seed(config.train.seed as i64);
@@ -340,11 +241,10 @@ impl<'a> Trainer<'a> {
         if opts.resume {
             let path = opts.out.join(LAST);
             let (meta, extra) = checkpoint::load_weights(&path, &vs, |n| n.starts_with("adam."))?;
-            let json = meta.get(STATE_KEY).ok_or_else(|| Error::model(&path, "no training state in metadata"))?;
-            state = serde_json::from_str(json).map_err(|e| Error::model(&path, format!("bad training state: {e}")))?;
+            state = TrainState::from_metadata(&meta, &path)?;
             adam.load_state(|n| extra.get(n).map(|t| t.to_device(opts.device)), state_adam_step(&meta))
                 .map_err(|n| Error::model(&path, format!("optimizer tensor {n} missing or mis-shaped")))?;
-            records = read_metrics(&opts.out.join(METRICS), state.step);
+            records = metrics_log::read(&opts.out.join(METRICS), state.step)?;
             eprintln!("resuming at step {} (epoch {}, batch {})", state.step, state.epoch + 1, state.batch_in_epoch);
         }
         Ok(Trainer { config, src_tok, tgt_tok, data, opts, vs, model, adam, state, records })
@@ -476,7 +376,7 @@ impl<'a> Trainer<'a> {
             checkpoint::save_weights(&self.opts.out.join(BEST), &self.vs, &[], None)?;
         }
         if t.keep_snapshots > 0 {
-            average::save_snapshot(&self.opts.out, &self.vs, self.state.step, t.keep_snapshots)?;
+            checkpoint::save_snapshot(&self.opts.out, &self.vs, self.state.step, t.keep_snapshots)?;
         }
         if scheduled {
             if self.state.schedule_bleu.is_none_or(|b| dev_bleu > b) {
@@ -537,10 +437,10 @@ impl<'a> Trainer<'a> {
         };
         let srcs: Vec<String> = self.data.dev_pairs[..n].iter().map(|p| p.src.clone()).collect();
         let refs: Vec<&str> = self.data.dev_pairs[..n].iter().map(|p| p.tgt.as_str()).collect();
-        let translator =
-            Translator { model: &self.model, src_tok: &self.src_tok, tgt_tok: &self.tgt_tok, device: self.opts.device };
+        // The engine decodes a copy of the weights, as they are at this validation.
+        let engine = Engine::copy_of(&self.config, &self.vs, &self.src_tok, &self.tgt_tok)?;
         let hyps: Vec<String> =
-            translator.translate(&srcs, &Options::default())?.iter().map(|t| t.best_text().to_string()).collect();
+            engine.translate_with(&srcs, &Decoding::default())?.iter().map(|t| t.best_text().to_string()).collect();
         let bleu = if n == 0 { 0.0 } else { metrics::bleu(&hyps, &refs, false)?.score };
         let samples = srcs.into_iter().zip(hyps).take(self.config.train.valid_samples).collect();
         Ok((total / tokens.max(1) as f64, bleu, samples))
@@ -575,9 +475,7 @@ impl<'a> Trainer<'a> {
         meta.insert(STATE_KEY.to_string(), json);
         meta.insert("nmt.adam_step".to_string(), self.adam.step.to_string());
         checkpoint::save_weights(&self.opts.out.join(LAST), &self.vs, &self.adam.state_tensors(), Some(meta))?;
-        let text: String =
-            self.records.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
-        write_atomic(&self.opts.out.join(METRICS), text.as_bytes())?;
+        metrics_log::write(&self.opts.out.join(METRICS), &self.records)?;
         plot::learning_curve(&self.records, &self.opts.out.join(checkpoint::LOSS_PLOT))
     }
 }
@@ -587,18 +485,6 @@ type Sample = (String, String);
 
 fn state_adam_step(meta: &std::collections::HashMap<String, String>) -> i64 {
     meta.get("nmt.adam_step").and_then(|s| s.parse().ok()).unwrap_or(0)
-}
-
-/// The records of an earlier run up to `step` (later ones belong to work that was not checkpointed).
-fn read_metrics(path: &Path, step: usize) -> Vec<Record> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Record>(l).ok())
-        .filter(|r| match r {
-            Record::Train { step: s, .. } | Record::Valid { step: s, .. } => *s <= step,
-        })
-        .collect()
 }
 
 fn progress_bar(len: u64, epoch: usize) -> indicatif::ProgressBar {

@@ -8,11 +8,13 @@
 use nmt::config::{AttentionKind, Config, DecoderKind, ModelConfig};
 use nmt::data::batch::{collate, Example};
 use nmt::data::corpus::{read_pairs, Pair, Source};
+use nmt::data::prepare::{encode_pairs, train_tokenizers};
+use nmt::data::tokenizer::Spec;
 use nmt::data::tokenizer::{Kind as TokenizerKind, Tokenizer, EOS};
+use nmt::engine::{DecodeOptions, Engine};
 use nmt::model::Seq2Seq;
 use nmt::optim::Adam;
-use nmt::train::{batch_loss, encode_pairs, train_step, train_tokenizers};
-use nmt::translate::{Options, Translator};
+use nmt::train::{batch_loss, train_step};
 use std::path::PathBuf;
 use tch::{nn, Device};
 
@@ -28,10 +30,8 @@ fn toy_pairs() -> (Vec<Pair>, Vec<Example>, Tokenizer, Tokenizer) {
     let prefix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpora/toy-en-fr/train");
     let pairs: Vec<_> =
         read_pairs(&Source::from_prefix(&prefix, "en", "fr")).unwrap().into_iter().take(PAIRS).collect();
-    let mut cfg = Config::default();
-    cfg.data.tokenizer = TokenizerKind::Word;
-    cfg.data.min_frequency = 1;
-    let (src_tok, tgt_tok) = train_tokenizers(&pairs, &cfg).unwrap();
+    let spec = Spec { kind: TokenizerKind::Word, vocab_size: 8000, min_frequency: 1, lowercase: false };
+    let (src_tok, tgt_tok) = train_tokenizers(&pairs, &spec, false).unwrap();
     let (examples, kept, _) = encode_pairs(&pairs, &src_tok, &tgt_tok, 100).unwrap();
     assert_eq!(kept.len(), PAIRS);
     (kept, examples, src_tok, tgt_tok)
@@ -60,11 +60,12 @@ fn steps_to_overfit(attention: AttentionKind, decoder: DecoderKind) -> Option<us
     let batch = collate(&examples, &(0..PAIRS).collect::<Vec<_>>(), Device::Cpu);
     let sources: Vec<String> = kept.iter().map(|p| p.src.clone()).collect();
     let targets: Vec<Vec<i64>> = examples.iter().map(|e| e.tgt.iter().copied().chain([EOS]).collect()).collect();
-    let translator = Translator { model: &model, src_tok: &src_tok, tgt_tok: &tgt_tok, device: Device::Cpu };
     for step in 1..=MAX_STEPS {
         train_step(&model, &mut opt, &batch, 0.0, 1.0, LR);
         if step % CHECK_EVERY == 0 {
-            let out = translator.translate(&sources, &Options::default()).unwrap();
+            let config = Config { model: model_cfg.clone(), ..Config::default() };
+            let engine = Engine::copy_of(&config, &vs, &src_tok, &tgt_tok).unwrap();
+            let out = engine.translate(&sources, &DecodeOptions::default()).unwrap();
             if out.iter().zip(&targets).all(|(o, t)| o.outputs[0].hypothesis.tokens == *t) {
                 return Some(step);
             }

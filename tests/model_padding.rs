@@ -4,10 +4,10 @@
 //! Random small models with fixed seeds, every scorer and both decoder wirings.
 
 use nmt::config::{AttentionKind, DecoderKind, ModelConfig};
+use nmt::data::batch::pad;
 use nmt::data::tokenizer::EOS;
 use nmt::model::Seq2Seq;
 use nmt::search::{beam_search, greedy, BeamConfig, Hypothesis, MaxLen};
-use nmt::translate::pad;
 use tch::{nn, Device, Kind, Tensor};
 
 const TOLERANCE: f64 = 1e-5;
@@ -114,7 +114,9 @@ fn greedy_tokens_and_weights_do_not_depend_on_batch_neighbours() {
             for (batch, row) in batchings() {
                 let rows: Vec<&[i64]> = batch.iter().map(|s| s.as_slice()).collect();
                 let (src, lengths) = pad(&rows, Device::Cpu);
-                let hyp = greedy(&model, &src, &lengths, MaxLen::default()).swap_remove(row);
+                let hyp = greedy(&model, &model.decoder.decode_weights(false), &src, &lengths, MaxLen::default())
+                    .unwrap()
+                    .swap_remove(row);
                 match &reference {
                     None => reference = Some(hyp),
                     Some(h0) => {
@@ -138,7 +140,7 @@ fn beam_hypotheses_do_not_depend_on_batch_neighbours() {
             for (batch, row) in batchings() {
                 let rows: Vec<&[i64]> = batch.iter().map(|s| s.as_slice()).collect();
                 let (src, lengths) = pad(&rows, Device::Cpu);
-                let hyps = beam_search(&model, &src, &lengths, cfg).swap_remove(row);
+                let hyps = beam_search(&model, &src, &lengths, cfg).unwrap().swap_remove(row);
                 match &reference {
                     None => reference = Some(hyps),
                     Some(h0) => {

@@ -247,13 +247,11 @@ fn training_loss_matches_pytorch_cross_entropy_with_and_without_label_smoothing(
     for_each_model(|model, io| {
         let (src, tgt_out) = (io.ids("in.src"), io.ids("in.tgt_out"));
         let batch = Batch {
-            src_mask: src.ne(0),
             src_len: io.ids("in.lengths"),
             tgt_in: io.ids("in.tgt_in"),
             ntokens: i64::try_from(tgt_out.ne(0).sum(Kind::Int64)).unwrap(),
             tgt_out,
             src,
-            indices: vec![],
         };
         io.close("loss", &batch_loss(model, &batch, 0.0, false), "out.loss");
         io.close("label-smoothed loss", &batch_loss(model, &batch, 0.1, false), "out.loss_smoothed");

@@ -7,14 +7,16 @@
 //! both decoder wirings; and a beam wider than half the target vocabulary still works.
 
 use nmt::config::{AttentionKind, Config, DecoderKind, ModelConfig};
+use nmt::data::batch::pad;
 use nmt::data::batch::{collate, plan_epoch, BatchSize};
 use nmt::data::corpus::{read_pairs, Source};
-use nmt::data::tokenizer::{Kind as TokenizerKind, Tokenizer, BOS, EOS};
+use nmt::data::prepare::{encode_pairs, train_tokenizers};
+use nmt::data::tokenizer::{Kind as TokenizerKind, Spec, Tokenizer, BOS, EOS};
+use nmt::engine::{DecodeOptions, Engine};
 use nmt::model::Seq2Seq;
 use nmt::optim::Adam;
 use nmt::search::{beam_search, greedy, length_penalty, BeamConfig, Hypothesis, MaxLen};
-use nmt::train::{encode_pairs, train_step, train_tokenizers};
-use nmt::translate::{pad, Options, Translator};
+use nmt::train::train_step;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use tch::{nn, Device, Kind, Tensor};
@@ -28,7 +30,8 @@ const LR: f64 = 1e-2;
 const TEST_LINES: usize = 100;
 
 struct Trained {
-    _vs: nn::VarStore,
+    config: Config,
+    vs: nn::VarStore,
     model: Seq2Seq,
     src_tok: Tokenizer,
     tgt_tok: Tokenizer,
@@ -45,11 +48,9 @@ fn toy(split: &str) -> Source {
 fn train() -> Trained {
     tch::set_num_threads(1);
     tch::manual_seed(1);
-    let mut cfg = Config::default();
-    cfg.data.tokenizer = TokenizerKind::Word;
-    cfg.data.min_frequency = 1;
+    let spec = Spec { kind: TokenizerKind::Word, vocab_size: 8000, min_frequency: 1, lowercase: false };
     let pairs: Vec<_> = read_pairs(&toy("train")).unwrap().into_iter().take(TRAIN_PAIRS).collect();
-    let (src_tok, tgt_tok) = train_tokenizers(&pairs, &cfg).unwrap();
+    let (src_tok, tgt_tok) = train_tokenizers(&pairs, &spec, false).unwrap();
     let (examples, _, _) = encode_pairs(&pairs, &src_tok, &tgt_tok, 100).unwrap();
     let model_cfg = ModelConfig { emb_size: 32, hidden_size: 64, dropout: 0.0, ..ModelConfig::default() };
     let vs = nn::VarStore::new(Device::Cpu);
@@ -62,7 +63,8 @@ fn train() -> Trained {
     let test_lines: Vec<String> =
         read_pairs(&toy("test")).unwrap().into_iter().take(TEST_LINES).map(|p| p.src).collect();
     let test = test_lines.iter().map(|l| src_tok.encode(l).unwrap().into_iter().chain([EOS]).collect()).collect();
-    Trained { _vs: vs, model, src_tok, tgt_tok, test, test_lines }
+    let config = Config { model: model_cfg, ..Config::default() };
+    Trained { config, vs, model, src_tok, tgt_tok, test, test_lines }
 }
 
 /// The model, trained on first use; tests take turns (a tensor may not be shared across threads).
@@ -79,7 +81,17 @@ fn test_batch(t: &Trained) -> (Tensor, Tensor) {
 
 fn beam(t: &Trained, beam: usize, n_best: usize, alpha: f64) -> Vec<Vec<Hypothesis>> {
     let (src, lengths) = test_batch(t);
-    beam_search(&t.model, &src, &lengths, BeamConfig { beam, n_best, alpha, max_len: MaxLen::default() })
+    beam_search(&t.model, &src, &lengths, BeamConfig { beam, n_best, alpha, max_len: MaxLen::default() }).unwrap()
+}
+
+/// Greedy search over a padded batch with the model's decode weights.
+fn greedy_batch(model: &Seq2Seq, src: &Tensor, lengths: &Tensor) -> Vec<Hypothesis> {
+    greedy(model, &model.decoder.decode_weights(false), src, lengths, MaxLen::default()).unwrap()
+}
+
+/// The engine over a copy of the trained model.
+fn engine(t: &Trained) -> Engine {
+    Engine::copy_of(&t.config, &t.vs, &t.src_tok, &t.tgt_tok).unwrap()
 }
 
 /// One weight row per token, each over the sentence's own `src_len` positions and summing to 1.
@@ -98,8 +110,8 @@ fn the_briefly_trained_model_translates_a_quarter_of_the_test_sentences_exactly(
     // Guards the other tests' premise: a model that has learnt something, so that beam and greedy differ.
     let t = trained();
     let refs: Vec<String> = read_pairs(&toy("test")).unwrap().into_iter().take(TEST_LINES).map(|p| p.tgt).collect();
-    let translator = Translator { model: &t.model, src_tok: &t.src_tok, tgt_tok: &t.tgt_tok, device: Device::Cpu };
-    let out = translator.translate(&t.test_lines, &Options { beam: 1, ..Options::default() }).unwrap();
+    let out =
+        engine(&t).translate(&t.test_lines, &DecodeOptions { beam: Some(1), ..DecodeOptions::default() }).unwrap();
     let exact = out
         .iter()
         .zip(&refs)
@@ -113,7 +125,7 @@ fn the_briefly_trained_model_translates_a_quarter_of_the_test_sentences_exactly(
 fn greedy_and_beam_of_size_one_give_the_same_tokens_scores_and_weights() {
     let t = trained();
     let (src, lengths) = test_batch(&t);
-    let greedy = greedy(&t.model, &src, &lengths, MaxLen::default());
+    let greedy = greedy_batch(&t.model, &src, &lengths);
     for alpha in [0.0, 1.0] {
         let beam = beam(&t, 1, 1, alpha);
         for (i, (g, b)) in greedy.iter().zip(&beam).enumerate() {
@@ -132,7 +144,7 @@ fn greedy_and_beam_of_size_one_give_the_same_tokens_scores_and_weights() {
 fn beam_five_mean_model_score_is_at_least_greedys_without_length_penalty() {
     let t = trained();
     let (src, lengths) = test_batch(&t);
-    let greedy = greedy(&t.model, &src, &lengths, MaxLen::default());
+    let greedy = greedy_batch(&t.model, &src, &lengths);
     let beam = beam(&t, 5, 1, 0.0);
     let mean = |scores: Vec<f64>| scores.iter().sum::<f64>() / scores.len() as f64;
     let g = mean(greedy.iter().map(|h| h.score).collect());
@@ -145,11 +157,12 @@ fn beam_five_mean_model_score_is_at_least_greedys_without_length_penalty() {
 #[test]
 fn n_best_hypotheses_are_distinct_and_sorted_by_normalized_score() {
     let t = trained();
-    let translator = Translator { model: &t.model, src_tok: &t.src_tok, tgt_tok: &t.tgt_tok, device: Device::Cpu };
+    let engine = engine(&t);
     for alpha in [0.0, 1.0] {
-        let opts = Options { beam: 5, n_best: 5, length_penalty: alpha, ..Options::default() };
+        let opts =
+            DecodeOptions { beam: Some(5), n_best: Some(5), length_penalty: Some(alpha), ..DecodeOptions::default() };
         let best_only = beam(&t, 5, 1, alpha);
-        let out = translator.translate(&t.test_lines, &opts).unwrap();
+        let out = engine.translate(&t.test_lines, &opts).unwrap();
         for (i, tr) in out.iter().enumerate() {
             let hyps: Vec<&Hypothesis> = tr.outputs.iter().map(|o| &o.hypothesis).collect();
             assert_eq!(hyps.len(), 5, "sentence {i}: n-best 5 of beam 5");
@@ -169,7 +182,7 @@ fn n_best_hypotheses_are_distinct_and_sorted_by_normalized_score() {
 fn every_hypothesis_has_one_weight_row_per_token_over_its_own_source() {
     let t = trained();
     let (src, lengths) = test_batch(&t);
-    for (i, h) in greedy(&t.model, &src, &lengths, MaxLen::default()).iter().enumerate() {
+    for (i, h) in greedy_batch(&t.model, &src, &lengths).iter().enumerate() {
         assert_weights_fit(&format!("greedy, sentence {i}"), h, t.test[i].len());
     }
     for (i, hyps) in beam(&t, 5, 5, 1.0).iter().enumerate() {
@@ -206,7 +219,7 @@ fn assert_forced_agrees(what: &str, model: &Seq2Seq, src: &[i64], h: &Hypothesis
 fn search_scores_and_weights_are_the_models_own_for_the_emitted_tokens() {
     let t = trained();
     let (src, lengths) = test_batch(&t);
-    let greedy = greedy(&t.model, &src, &lengths, MaxLen::default());
+    let greedy = greedy_batch(&t.model, &src, &lengths);
     let beams = beam(&t, 5, 5, 1.0);
     for i in 0..30 {
         assert_forced_agrees(&format!("greedy, sentence {i}"), &t.model, &t.test[i], &greedy[i]);
@@ -231,7 +244,8 @@ fn beam_scores_and_weights_are_the_models_own_for_every_decoder_state_kind() {
             let vs = nn::VarStore::new(Device::Cpu);
             let model = Seq2Seq::new(&vs.root(), &cfg, 23, 19);
             let max_len = MaxLen { ratio: 1.0, extra: 4, cap: 300 };
-            let hyps = beam_search(&model, &src, &lengths, BeamConfig { beam: 4, n_best: 4, alpha: 1.0, max_len });
+            let hyps =
+                beam_search(&model, &src, &lengths, BeamConfig { beam: 4, n_best: 4, alpha: 1.0, max_len }).unwrap();
             for (i, (sentence, hs)) in sentences.iter().zip(&hyps).enumerate() {
                 for (n, h) in hs.iter().enumerate() {
                     let what =
@@ -255,7 +269,7 @@ fn a_beam_wider_than_half_the_vocabulary_still_searches() {
     let (src, lengths) = pad(&[sentence.as_slice()], Device::Cpu);
     for beam in [10, 19, 30] {
         let max_len = MaxLen { ratio: 1.0, extra: 2, cap: 300 };
-        let hyps = beam_search(&model, &src, &lengths, BeamConfig { beam, n_best: beam, alpha: 1.0, max_len });
+        let hyps = beam_search(&model, &src, &lengths, BeamConfig { beam, n_best: beam, alpha: 1.0, max_len }).unwrap();
         assert!(!hyps[0].is_empty(), "beam {beam}: no hypothesis");
         for (n, h) in hyps[0].iter().enumerate() {
             assert_forced_agrees(&format!("beam {beam}, hypothesis {n}"), &model, &sentence, h);

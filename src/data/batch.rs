@@ -1,5 +1,6 @@
 //! Batching: length-bucketed, seeded-shuffled batches of token-id pairs, padded into tensors with the
-//! source lengths and mask, the decoder input (BOS + target) and the decoder target (target + EOS).
+//! source lengths, the decoder input (BOS + target) and the decoder target (target + EOS); and the
+//! padding of source rows for decoding.
 
 use crate::data::tokenizer::{BOS, EOS, PAD};
 use rand::seq::SliceRandom;
@@ -29,16 +30,12 @@ pub struct Batch {
     pub src: Tensor,
     /// Source lengths `[B]` (CPU, i64).
     pub src_len: Tensor,
-    /// `true` at real source positions `[B, S]`.
-    pub src_mask: Tensor,
     /// Decoder input `[B, T]`: BOS + target, PAD-padded.
     pub tgt_in: Tensor,
     /// Decoder target `[B, T]`: target + EOS, PAD-padded.
     pub tgt_out: Tensor,
     /// Number of real target tokens (EOS included).
     pub ntokens: i64,
-    /// Which examples the rows are, in row order.
-    pub indices: Vec<usize>,
 }
 
 /// How many batches of sorted examples make one bucketing pool: big enough to group similar lengths,
@@ -92,29 +89,35 @@ pub fn cut(examples: &[Example], order: &[usize], size: BatchSize) -> Vec<Vec<us
 pub fn collate(examples: &[Example], indices: &[usize], device: Device) -> Batch {
     let rows: Vec<&Example> = indices.iter().map(|&i| &examples[i]).collect();
     let b = rows.len() as i64;
-    let s = rows.iter().map(|e| e.src.len()).max().unwrap_or(0);
     let t = rows.iter().map(|e| e.tgt.len() + 1).max().unwrap_or(0);
-    let mut src = vec![PAD; rows.len() * s];
     let mut tgt_in = vec![PAD; rows.len() * t];
     let mut tgt_out = vec![PAD; rows.len() * t];
     for (r, e) in rows.iter().enumerate() {
-        src[r * s..r * s + e.src.len()].copy_from_slice(&e.src);
         tgt_in[r * t] = BOS;
         tgt_in[r * t + 1..r * t + 1 + e.tgt.len()].copy_from_slice(&e.tgt);
         tgt_out[r * t..r * t + e.tgt.len()].copy_from_slice(&e.tgt);
         tgt_out[r * t + e.tgt.len()] = EOS;
     }
-    let lens: Vec<i64> = rows.iter().map(|e| e.src.len() as i64).collect();
-    let src = Tensor::from_slice(&src).view([b, s as i64]).to_device(device);
+    let sources: Vec<&[i64]> = rows.iter().map(|e| e.src.as_slice()).collect();
+    let (src, src_len) = pad(&sources, device);
     Batch {
-        src_mask: src.ne(PAD),
         src,
-        src_len: Tensor::from_slice(&lens),
+        src_len,
         tgt_in: Tensor::from_slice(&tgt_in).view([b, t as i64]).to_device(device),
         tgt_out: Tensor::from_slice(&tgt_out).view([b, t as i64]).to_device(device),
         ntokens: rows.iter().map(|e| e.tgt.len() as i64 + 1).sum(),
-        indices: indices.to_vec(),
     }
+}
+
+/// Pads id sequences into src `[B, S]` on `device` and lengths `[B]` on the CPU.
+pub fn pad(seqs: &[&[i64]], device: Device) -> (Tensor, Tensor) {
+    let s = seqs.iter().map(|x| x.len()).max().unwrap_or(0);
+    let mut flat = vec![PAD; seqs.len() * s];
+    for (r, x) in seqs.iter().enumerate() {
+        flat[r * s..r * s + x.len()].copy_from_slice(x);
+    }
+    let lens: Vec<i64> = seqs.iter().map(|x| x.len() as i64).collect();
+    (Tensor::from_slice(&flat).view([seqs.len() as i64, s as i64]).to_device(device), Tensor::from_slice(&lens))
 }
 
 /// Fraction of padded positions over both sides of the planned batches (for diagnostics and tests).
@@ -199,7 +202,6 @@ mod tests {
         let b = collate(&ex, &[0, 1], Device::Cpu);
         assert_eq!(Vec::<i64>::try_from(b.src.view(-1)).unwrap(), vec![5, 6, EOS, 5, EOS, PAD]);
         assert_eq!(Vec::<i64>::try_from(&b.src_len).unwrap(), vec![3, 2]);
-        assert_eq!(Vec::<bool>::try_from(b.src_mask.view(-1)).unwrap(), vec![true, true, true, true, true, false]);
         assert_eq!(Vec::<i64>::try_from(b.tgt_in.view(-1)).unwrap(), vec![BOS, 7, 8, 9, BOS, 7, PAD, PAD]);
         assert_eq!(Vec::<i64>::try_from(b.tgt_out.view(-1)).unwrap(), vec![7, 8, 9, EOS, 7, EOS, PAD, PAD]);
         assert_eq!(b.ntokens, 6);

@@ -76,7 +76,6 @@ pub struct Spec {
 #[derive(Clone, Debug)]
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
-    kind: Kind,
 }
 
 fn tk_error(what: &str) -> impl Fn(tokenizers::Error) -> Error + '_ {
@@ -167,9 +166,9 @@ impl Tokenizer {
     /// the special tokens at their fixed ids.
     fn checked(inner: tokenizers::Tokenizer, origin: &Path) -> Result<Tokenizer> {
         let bad = |msg: String| Error::data(origin, 0, msg);
-        let (kind, unk) = match inner.get_model() {
-            ModelWrapper::BPE(m) => (Kind::Bpe, m.unk_token.clone().unwrap_or_default()),
-            ModelWrapper::WordLevel(m) => (Kind::Word, m.unk_token.clone()),
+        let unk = match inner.get_model() {
+            ModelWrapper::BPE(m) => m.unk_token.clone().unwrap_or_default(),
+            ModelWrapper::WordLevel(m) => m.unk_token.clone(),
             _ => return Err(bad("unsupported tokenizer model: expected BPE or word-level".into())),
         };
         if unk != SPECIAL_TOKENS[UNK as usize] {
@@ -184,7 +183,7 @@ impl Tokenizer {
                 )));
             }
         }
-        Ok(Tokenizer { inner, kind })
+        Ok(Tokenizer { inner })
     }
 
     /// Parses a tokenizer from its JSON text; `origin` names the file in errors.
@@ -210,11 +209,6 @@ impl Tokenizer {
         crate::fsutil::write_atomic(path, self.to_json()?.as_bytes())
     }
 
-    /// BPE or word-level.
-    pub fn kind(&self) -> Kind {
-        self.kind
-    }
-
     /// Number of ids, special tokens included; valid ids are `0..vocab_size()`.
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
@@ -238,6 +232,24 @@ impl Tokenizer {
     pub fn encode_with_tokens(&self, text: &str) -> Result<(Vec<i64>, Vec<String>)> {
         let encoding = self.inner.encode(text, false).map_err(tk_error("encoding"))?;
         Ok((to_i64(encoding.get_ids()), encoding.get_tokens().to_vec()))
+    }
+
+    /// A source sentence as the encoder sees it: ids and tokens, then EOS (nothing for an empty text).
+    pub fn encode_source(&self, text: &str) -> Result<(Vec<i64>, Vec<String>)> {
+        let (mut ids, mut tokens) = self.encode_with_tokens(text)?;
+        if end_source(&mut ids) {
+            tokens.push(self.token(EOS));
+        }
+        Ok((ids, tokens))
+    }
+
+    /// [`Tokenizer::encode_source`]'s ids for many texts, in parallel.
+    pub fn encode_source_batch(&self, texts: &[&str]) -> Result<Vec<Vec<i64>>> {
+        let mut all = self.encode_batch(texts)?;
+        for ids in &mut all {
+            end_source(ids);
+        }
+        Ok(all)
     }
 
     /// [`Tokenizer::encode`] for many texts, in parallel.
@@ -269,6 +281,14 @@ impl Tokenizer {
             .and_then(|i| self.inner.id_to_token(i))
             .unwrap_or_else(|| SPECIAL_TOKENS[UNK as usize].to_owned())
     }
+}
+
+/// Appends EOS to a non-empty source; → whether it did. The one place the source EOS is added.
+fn end_source(ids: &mut Vec<i64>) -> bool {
+    if !ids.is_empty() {
+        ids.push(EOS);
+    }
+    !ids.is_empty()
 }
 
 fn to_i64(ids: &[u32]) -> Vec<i64> {

@@ -3,6 +3,7 @@
 use super::colormap::{level, level_rgb, text_on, LEVELS};
 use super::font::Font;
 use super::layout::{Plan, LABEL_GAP, LABEL_SIZE, TICKS, TICK_GAP, TICK_LEN, TICK_SIZE, VALUE_SIZE};
+use crate::render::encode_png;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -197,18 +198,6 @@ pub(crate) fn png(plan: &Plan, font: &Font) -> Result<Vec<u8>, String> {
         area.present().map_err(|e| e.to_string())?;
     }
     encode_png(&rgb, w, h)
-}
-
-/// rgb: `w·h·3` bytes → PNG bytes (in memory, so the caller can write the file atomically).
-pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, String> {
-    let mut bytes = Vec::new();
-    let mut encoder = png::Encoder::new(&mut bytes, w, h);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
-    writer.write_image_data(rgb).map_err(|e| e.to_string())?;
-    writer.finish().map_err(|e| e.to_string())?;
-    Ok(bytes)
 }
 
 /// Renders `plan` into an SVG document.

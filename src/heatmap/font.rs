@@ -11,7 +11,7 @@ use ab_glyph::{Font as _, FontArc, GlyphId, PxScale, ScaleFont};
 use std::path::Path;
 use std::sync::OnceLock;
 
-pub(crate) static DEJAVU_SANS: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
+use crate::render::DEJAVU_SANS;
 
 /// CSS `font-family` of SVG text drawn with the embedded font; the generic fallback after the
 /// comma serves viewers without DejaVu Sans.

@@ -11,9 +11,7 @@
 
 mod colormap;
 mod draw;
-pub(crate) use draw::encode_png;
 mod font;
-pub(crate) use font::DEJAVU_SANS;
 mod gallery;
 mod layout;
 mod words;

@@ -1,8 +1,9 @@
-//! The command line (clap derive). The `///` comments are the help text; the work is done in
-//! [`crate::commands`].
+//! The command line (clap derive). The `///` comments are the help text; the subcommands' modules beside
+//! this one do the work through the library. The library's enums carry no clap derives: the values a
+//! flag takes are this module's own enums, mapped onto the library's.
 
-use crate::checkpoint::Which;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use nmt::checkpoint::Which;
 use std::path::PathBuf;
 
 /// Attention-based neural machine translation: train a translation pair, translate with it, and see
@@ -11,8 +12,8 @@ use std::path::PathBuf;
 #[command(name = "nmt", version, about, propagate_version = true)]
 pub struct Cli {
     /// libtorch intra-op threads (default: the machine's cores).
-    #[arg(long, global = true)]
-    pub threads: Option<usize>,
+    #[arg(long, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub threads: Option<u64>,
     /// Where to compute: `auto` uses CUDA when libtorch sees a GPU.
     #[arg(long, global = true, value_enum, default_value_t = DeviceArg::Auto)]
     pub device: DeviceArg,
@@ -72,24 +73,45 @@ pub struct TrainArgs {
     pub log_every: usize,
 }
 
-/// Decoding flags shared by translate, eval and heatmap.
+/// Decoding flags shared by translate, eval and heatmap. A flag left out is left to the engine's
+/// defaults (shown in the help).
 #[derive(Args, Debug, Clone)]
 pub struct DecodeArgs {
-    /// Beam size (1 = greedy search).
-    #[arg(long, default_value_t = 1)]
-    pub beam: usize,
-    /// GNMT length-penalty exponent α for beam search (0 = off).
-    #[arg(long, default_value_t = 1.0)]
-    pub length_penalty: f64,
-    /// Sentences per batch.
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
-    /// Longest translation in tokens (each sentence also stops at 2 × its source length + 10).
-    #[arg(long, default_value_t = 300)]
-    pub max_len: usize,
+    /// Beam size (1 = greedy search) [default: 1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub beam: Option<i64>,
+    /// GNMT length-penalty exponent α for beam search (0 = off) [default: 1.0].
+    #[arg(long, allow_negative_numbers = true)]
+    pub length_penalty: Option<f64>,
+    /// Sentences per batch [default: 64].
+    #[arg(long, allow_negative_numbers = true)]
+    pub batch_size: Option<i64>,
+    /// Longest translation in tokens (each sentence also stops at 2 × its source length + 10)
+    /// [default: 300].
+    #[arg(long, allow_negative_numbers = true)]
+    pub max_len: Option<i64>,
     /// Which weights to load.
-    #[arg(long, value_enum, default_value_t = Which::Best)]
-    pub checkpoint: Which,
+    #[arg(long, value_enum, default_value_t = CheckpointArg::Best)]
+    pub checkpoint: CheckpointArg,
+}
+
+/// `--checkpoint` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckpointArg {
+    Best,
+    Last,
+    /// The mean of the newest weight snapshots, written by `nmt average`.
+    Averaged,
+}
+
+impl From<CheckpointArg> for Which {
+    fn from(c: CheckpointArg) -> Which {
+        match c {
+            CheckpointArg::Best => Which::Best,
+            CheckpointArg::Last => Which::Last,
+            CheckpointArg::Averaged => Which::Averaged,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -105,9 +127,10 @@ pub struct TranslateArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub decode: DecodeArgs,
-    /// Print the N best translations per line, tab-separated with their scores (needs --beam ≥ N).
-    #[arg(long, default_value_t = 1)]
-    pub n_best: usize,
+    /// Print the N best translations per line, tab-separated with their scores (needs --beam ≥ N)
+    /// [default: 1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub n_best: Option<i64>,
     /// Write one JSON object per input line with the source/target tokens and attention weights.
     #[arg(long)]
     pub attention_json: Option<PathBuf>,
@@ -121,18 +144,18 @@ pub struct EvalArgs {
     /// Model directory.
     #[arg(long)]
     pub model: PathBuf,
-    /// Source sentences.
+    /// Source sentences (default: the model config's `data.test` corpus, with --ref).
     #[arg(long)]
-    pub src: PathBuf,
+    pub src: Option<PathBuf>,
     /// Reference translations, aligned with --src.
     #[arg(long = "ref")]
-    pub reference: PathBuf,
+    pub reference: Option<PathBuf>,
     #[command(flatten)]
     pub decode: DecodeArgs,
     /// Also write the translations to this file.
     #[arg(long)]
     pub output: Option<PathBuf>,
-    /// Score lowercased text too.
+    /// Also print the scores of lowercased text (after the cased ones, each line saying which).
     #[arg(long)]
     pub lowercase: bool,
 }
@@ -198,6 +221,9 @@ pub struct InfoArgs {
     /// Model directory.
     #[arg(long)]
     pub model: PathBuf,
+    /// Print the facts as one JSON object: dir, config, parameters, vocab, checkpoints, snapshots, training.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -251,4 +277,21 @@ pub enum CorpusCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+}
+
+impl BenchArgs {
+    /// The benchmark's options in the library's terms.
+    pub fn options(&self) -> nmt::bench::BenchOptions {
+        nmt::bench::BenchOptions {
+            data: self.data.clone(),
+            src: self.src.clone(),
+            tgt: self.tgt.clone(),
+            steps: self.steps,
+            emb: self.emb,
+            hidden: self.hidden,
+            batch: self.batch,
+            max_len: self.max_len,
+            json: self.json,
+        }
+    }
 }

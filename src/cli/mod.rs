@@ -1,0 +1,91 @@
+//! The binary's faces on the library: one module per group of subcommands, each a thin layer that turns
+//! flags into library calls (the engine for anything that translates) and results into output.
+
+pub mod args;
+mod model_dir;
+mod score;
+mod show;
+mod train;
+mod translate;
+
+use args::{Cli, Command, CorpusCommand, DecodeArgs, DeviceArg};
+use nmt::data::corpus::read_text_lines;
+use nmt::engine::{DecodeOptions, Engine, LoadOptions};
+use nmt::error::{Error, Result};
+use nmt::fsutil::write_atomic_with;
+use std::io::Write;
+use std::path::Path;
+use tch::Device;
+
+/// Runs a parsed command line with libtorch set to `threads` threads.
+pub fn run(cli: Cli, threads: usize) -> Result<()> {
+    tch::set_num_threads(threads as i32);
+    let device = match cli.device {
+        DeviceArg::Cpu => Device::Cpu,
+        DeviceArg::Cuda if !tch::Cuda::is_available() => {
+            return Err(Error::Usage("--device cuda: libtorch sees no CUDA device".into()))
+        }
+        DeviceArg::Cuda => Device::Cuda(0),
+        DeviceArg::Auto => Device::cuda_if_available(),
+    };
+    match cli.command {
+        Command::Train(a) => train::train(a, device),
+        Command::Translate(a) => translate::translate(a, device),
+        Command::Eval(a) => score::eval(a, device),
+        Command::Score(a) => score::score(a),
+        Command::Heatmap(a) => show::heatmap(a, device),
+        Command::Info(a) => model_dir::info(a),
+        Command::Average(a) => model_dir::average(a),
+        Command::Bench(a) => nmt::bench::run(&a.options(), threads, device),
+        Command::Corpus(CorpusCommand::Toy { out, seed }) => {
+            nmt::data::toy::write(&out, seed)?;
+            eprintln!("wrote the toy corpus (seed {seed}) to {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+/// The decoding flags as the engine's options; a negative count is refused here, naming its flag.
+fn decode_options(d: &DecodeArgs, n_best: Option<i64>) -> Result<DecodeOptions> {
+    let count = |flag: &str, v: Option<i64>| -> Result<Option<usize>> {
+        v.map(|n| usize::try_from(n).map_err(|_| Error::Usage(format!("{flag} {n}: must be ≥ 1")))).transpose()
+    };
+    Ok(DecodeOptions {
+        beam: count("--beam", d.beam)?,
+        n_best: count("--n-best", n_best)?,
+        length_penalty: d.length_penalty,
+        batch_size: count("--batch-size", d.batch_size)?,
+        max_len: count("--max-len", d.max_len)?,
+    })
+}
+
+/// How the command line spells a decoding option named by its field (`n_best` → `--n-best`).
+fn flag(field: &str) -> String {
+    format!("--{}", field.replace('_', "-"))
+}
+
+/// Loads the engine of model directory `dir` with the checkpoint the decoding flags name.
+fn load_engine(dir: &Path, d: &DecodeArgs, device: Device) -> Result<Engine> {
+    Engine::load(dir, &LoadOptions { checkpoint: d.checkpoint.into(), device, ..LoadOptions::default() })
+}
+
+/// Standard input read by the same reader as `--input` files, so both accept and refuse the same bytes
+/// (and an error names the line).
+fn read_stdin_lines() -> Result<Vec<String>> {
+    read_text_lines(Path::new("/dev/stdin"))
+}
+
+/// Writes lines to `path` atomically, or to stdout.
+fn write_lines(path: Option<&Path>, lines: &[String]) -> Result<()> {
+    match path {
+        Some(p) => write_atomic_with(p, |w| lines.iter().try_for_each(|l| writeln!(w, "{l}"))),
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            lines
+                .iter()
+                .try_for_each(|l| writeln!(out, "{l}"))
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::io("<stdout>", e))
+        }
+    }
+}

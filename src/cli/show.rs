@@ -1,0 +1,77 @@
+//! `nmt heatmap` and the gallery of `nmt translate --heatmaps`: attention pictures of sentences translated
+//! by the engine, or of records saved as JSON lines.
+
+use super::args::{HeatmapArgs, ImageFormat};
+use super::{decode_options, flag, load_engine};
+use nmt::attention_json::{read_jsonl, AttentionRecord};
+use nmt::error::{Error, Result};
+use nmt::heatmap::{self, Font, Format, GalleryEntry, Style};
+use std::path::Path;
+use tch::Device;
+
+/// One image per non-empty record (`NNNN.png`, numbered by input line) and `index.html`.
+pub fn draw_gallery(dir: &Path, records: &[AttentionRecord], style: &Style) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut entries = Vec::new();
+    for r in records.iter().filter(|r| !r.source.is_empty()) {
+        let name = format!("{:04}.{}", r.line + 1, style.format.extension());
+        heatmap::render(r, style, &dir.join(&name))?;
+        entries.push(GalleryEntry {
+            line: r.line,
+            source_text: r.source_text.clone(),
+            translation: r.translation.clone(),
+            image: name,
+        });
+    }
+    heatmap::write_gallery(dir, &entries)
+}
+
+fn style(a: &HeatmapArgs, out: Option<&Path>) -> Result<Style> {
+    let format = match a.format {
+        Some(ImageFormat::Png) => Format::Png,
+        Some(ImageFormat::Svg) => Format::Svg,
+        None => out.and_then(Format::from_path).unwrap_or(Format::Png),
+    };
+    let font = match &a.font {
+        Some(p) => Font::from_file(p)?,
+        None => Font::embedded(),
+    };
+    Ok(Style { words: a.words, head: a.head, format, font })
+}
+
+pub fn heatmap(a: HeatmapArgs, device: Device) -> Result<()> {
+    if let Some(json) = &a.from_json {
+        let dir = a.out_dir.as_ref().ok_or_else(|| Error::Usage("--from-json needs --out-dir DIR".into()))?;
+        let style = style(&a, None)?;
+        let records = read_jsonl(json)?;
+        draw_gallery(dir, &records, &style)?;
+        eprintln!("drew {} records into {}", records.len(), dir.display());
+        return Ok(());
+    }
+    let (text, out) = match (&a.text, &a.out, a.model.is_empty()) {
+        (Some(t), Some(o), false) => (t, o),
+        _ => {
+            return Err(Error::Usage(
+                "heatmap needs either --model DIR [--model DIR ...] --text SENTENCE --out FILE, or --from-json FILE --out-dir DIR"
+                    .into(),
+            ))
+        }
+    };
+    let d = decode_options(&a.decode, None)?.resolve(flag)?;
+    let style = style(&a, Some(out))?;
+    let mut panels = Vec::new();
+    for dir in &a.model {
+        let engine = load_engine(dir, &a.decode, device)?;
+        let t = engine.translate_with(std::slice::from_ref(text), &d)?;
+        let m = &engine.config().model;
+        let title = format!("{} attention · {} decoder", m.attention.name(), m.decoder.name());
+        panels.push((title, t[0].record(0)));
+    }
+    if panels.len() == 1 {
+        heatmap::render(&panels[0].1, &style, out)?;
+    } else {
+        heatmap::render_panels(&panels, &style, out)?;
+    }
+    eprintln!("{}", out.display());
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! The engine: a loaded model with both tokenizers and its decode weights prepared once, behind the one
+//! API every face uses — `nmt translate`, `eval` and `heatmap`, validation inside training, `bench`, and
+//! the server. [`Engine`] translates text; [`Prepared`] is its id-level core (the network and its
+//! decode weights), which `bench` times directly.
+//!
+//! An engine is `Send`: a server worker thread can own one. libtorch's thread count is a setting of the
+//! process (of each OS thread, in fact), not of an engine.
+
+mod info;
+mod options;
+mod translation;
+
+pub use info::{ModelInfo, TrainingInfo, VocabSizes};
+pub use options::{DecodeOptions, Decoding, LoadOptions, Precision};
+pub use translation::{Output, Translation};
+
+use crate::checkpoint;
+use crate::config::{Config, ModelConfig};
+use crate::data::batch::pad;
+use crate::data::tokenizer::{Tokenizer, EOS};
+use crate::error::Result;
+use crate::model::decoder::DecodeWeights;
+use crate::model::Seq2Seq;
+use crate::search::{beam_search, greedy, length_penalty, run_greedy, BeamConfig, Hypothesis};
+use std::path::Path;
+use tch::{nn, Device};
+
+/// A network ready to decode ids: the model and its decode weights laid out once
+/// ([`Decoder::decode_weights`](crate::model::decoder::Decoder::decode_weights)).
+pub struct Prepared {
+    /// Owns the variables the model's tensors are.
+    vs: nn::VarStore,
+    model: Seq2Seq,
+    weights: DecodeWeights,
+    device: Device,
+}
+
+impl Prepared {
+    /// Takes a model and the store of its variables. With `vocabulary_tables` the per-token tables are
+    /// built too (worth their cost only when many batches are decoded).
+    pub fn new(vs: nn::VarStore, model: Seq2Seq, vocabulary_tables: bool) -> Prepared {
+        let weights = model.decoder.decode_weights(vocabulary_tables);
+        let device = vs.device();
+        Prepared { vs, model, weights, device }
+    }
+
+    /// A copy of a model held elsewhere (training's, whose weights go on changing): `cfg` and the
+    /// vocabulary sizes built it, `vs` holds its variables.
+    pub fn copy_of(cfg: &ModelConfig, vs: &nn::VarStore, src_vocab: usize, tgt_vocab: usize) -> Result<Prepared> {
+        let mut copy = nn::VarStore::new(vs.device());
+        let model = Seq2Seq::new(&copy.root(), cfg, src_vocab as i64, tgt_vocab as i64);
+        copy.copy(vs)?;
+        Ok(Prepared::new(copy, model, false))
+    }
+
+    pub fn model(&self) -> &Seq2Seq {
+        &self.model
+    }
+
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// Number of trainable parameters.
+    pub fn parameters(&self) -> i64 {
+        self.vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
+    }
+
+    /// Decodes one batch of source id rows (each ending with EOS, none empty) → per row, up to
+    /// `d.n_best` hypotheses, best first.
+    pub fn decode(&self, rows: &[&[i64]], d: &Decoding) -> Result<Vec<Vec<Hypothesis>>> {
+        let (src, lengths) = pad(rows, self.device);
+        if d.beam <= 1 {
+            let hyps = greedy(&self.model, &self.weights, &src, &lengths, d.max_len)?;
+            return Ok(hyps.into_iter().map(|h| vec![h]).collect());
+        }
+        let cfg = BeamConfig { beam: d.beam, n_best: d.n_best, alpha: d.length_penalty, max_len: d.max_len };
+        beam_search(&self.model, &src, &lengths, cfg)
+    }
+
+    /// Greedy decoding of exactly `steps` steps, not stopping at EOS: the benchmark's fixed workload.
+    pub fn greedy_steps(&self, rows: &[&[i64]], steps: usize) -> Result<()> {
+        let (src, lengths) = pad(rows, self.device);
+        run_greedy(&self.model, &self.weights, &src, &lengths, steps, false)?;
+        Ok(())
+    }
+}
+
+/// A model directory (or a model in memory) ready to translate text.
+pub struct Engine {
+    prepared: Prepared,
+    src_tok: Tokenizer,
+    tgt_tok: Tokenizer,
+    config: Config,
+    info: ModelInfo,
+}
+
+impl Engine {
+    /// Loads model directory `dir` with the weights, device and precision of `opts`.
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Engine> {
+        let loaded = checkpoint::load(dir, opts.checkpoint, opts.device)?;
+        let prepared = Prepared::new(loaded.vs, loaded.model, false);
+        let info = ModelInfo::of_dir(dir, &loaded.config, prepared.parameters(), &loaded.src_tok, &loaded.tgt_tok)?;
+        Ok(Engine { prepared, src_tok: loaded.src_tok, tgt_tok: loaded.tgt_tok, config: loaded.config, info })
+    }
+
+    /// An engine over a copy of a model held in memory (validation inside training): `config` built it,
+    /// `vs` holds its variables.
+    pub fn copy_of(config: &Config, vs: &nn::VarStore, src_tok: &Tokenizer, tgt_tok: &Tokenizer) -> Result<Engine> {
+        let prepared = Prepared::copy_of(&config.model, vs, src_tok.vocab_size(), tgt_tok.vocab_size())?;
+        let info = ModelInfo::of_model(config, prepared.parameters(), src_tok, tgt_tok);
+        Ok(Engine { prepared, src_tok: src_tok.clone(), tgt_tok: tgt_tok.clone(), config: config.clone(), info })
+    }
+
+    /// The facts about the model (the same as `nmt info --json` shows).
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// The config that built the model.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn prepared(&self) -> &Prepared {
+        &self.prepared
+    }
+
+    /// Translates `lines`, keeping their order; empty or whitespace-only lines give empty translations.
+    /// Sentences are decoded longest first in batches of `opts.batch_size`, so a line's translation does
+    /// not depend on the others (batching is padding-invariant).
+    pub fn translate(&self, lines: &[String], opts: &DecodeOptions) -> Result<Vec<Translation>> {
+        self.translate_with(lines, &opts.resolve(|field| field.to_string())?)
+    }
+
+    /// [`Self::translate`] with options already resolved.
+    pub fn translate_with(&self, lines: &[String], d: &Decoding) -> Result<Vec<Translation>> {
+        let encoded = lines.iter().map(|l| self.src_tok.encode_source(l)).collect::<Result<Vec<_>>>()?;
+        let mut order: Vec<usize> = (0..lines.len()).filter(|&i| !encoded[i].0.is_empty()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].0.len()));
+        let mut hyps: Vec<Vec<Hypothesis>> = vec![Vec::new(); lines.len()];
+        for chunk in order.chunks(d.batch_size.max(1)) {
+            let rows: Vec<&[i64]> = chunk.iter().map(|&i| encoded[i].0.as_slice()).collect();
+            for (&i, h) in chunk.iter().zip(self.prepared.decode(&rows, d)?) {
+                hyps[i] = h;
+            }
+        }
+        lines
+            .iter()
+            .zip(encoded)
+            .zip(hyps)
+            .map(|((line, (_, source)), hs)| {
+                let outputs = hs.into_iter().map(|h| self.output(h, d.length_penalty)).collect::<Result<_>>()?;
+                Ok(Translation { source_text: line.clone(), source, outputs })
+            })
+            .collect()
+    }
+
+    fn output(&self, h: Hypothesis, alpha: f64) -> Result<Output> {
+        let body: Vec<i64> = h.tokens.iter().copied().filter(|&t| t != EOS).collect();
+        Ok(Output {
+            text: self.tgt_tok.decode(&body)?,
+            target: h.tokens.iter().map(|&t| self.tgt_tok.token(t)).collect(),
+            score: h.score / length_penalty(h.tokens.len(), alpha),
+            hypothesis: h,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_can_move_to_another_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Engine>();
+    }
+}
