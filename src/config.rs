@@ -1,10 +1,13 @@
 //! The configuration: one serde struct per section (`data`, `model`, `train`), every field with a default,
-//! unknown keys rejected, `--set key=value` overrides, validation of impossible values.
+//! unknown keys rejected, `--set key=value` overrides, validation of impossible values. Every error names
+//! the key and where its value came from (a `--set`, FILE:LINE or the default); an unknown key gets the
+//! closest valid ones suggested.
 //! A model directory stores the exact config that built it; loading never guesses a hyper-parameter.
 
 use crate::data::tokenizer::Kind as TokenizerKind;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Version of the model-directory format written by this build. A directory with a newer version is refused.
@@ -102,7 +105,7 @@ pub struct ModelConfig {
 }
 
 /// The attention scorers (`model.attention`).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum AttentionKind {
     /// Additive: `v^T tanh(W_k k + W_q q)`.
@@ -120,7 +123,7 @@ pub enum AttentionKind {
 }
 
 /// Decoder wirings (`model.decoder`).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum DecoderKind {
     /// Query with the previous state; input `[emb; context]`; output over `[h; context; emb]`.
@@ -281,9 +284,13 @@ impl ModelConfig {
 
     /// Checks sizes and combinations; errors name the field.
     pub fn validate(&self) -> Result<()> {
-        let err = |m: String| Err(Error::Config(m));
+        Ok(self.check()?)
+    }
+
+    /// [`Self::validate`], naming the keys at fault so that the caller can say where their values came from.
+    fn check(&self) -> Result<(), Invalid> {
         if self.emb_size == 0 {
-            return err("model.emb_size must be > 0".into());
+            return invalid(&["model.emb_size"], "model.emb_size must be > 0");
         }
         // Bounds far above any model this toolkit trains, so that a corrupt or hostile config.toml fails
         // here instead of exhausting memory when the network is built.
@@ -294,49 +301,62 @@ impl ModelConfig {
             ("model.attention_size", self.attention_size),
         ] {
             if v > MAX_MODEL_SIZE {
-                return err(format!("{name} = {v} is larger than the supported maximum {MAX_MODEL_SIZE}"));
+                return invalid(&[name], format!("{name} = {v} is larger than the supported maximum {MAX_MODEL_SIZE}"));
             }
         }
         if self.encoder_layers > MAX_ENCODER_LAYERS {
-            return err(format!(
-                "model.encoder_layers = {} is larger than the supported maximum {MAX_ENCODER_LAYERS}",
-                self.encoder_layers
-            ));
+            return invalid(
+                &["model.encoder_layers"],
+                format!(
+                    "model.encoder_layers = {} is larger than the supported maximum {MAX_ENCODER_LAYERS}",
+                    self.encoder_layers
+                ),
+            );
         }
         if self.hidden_size == 0 {
-            return err("model.hidden_size must be > 0".into());
+            return invalid(&["model.hidden_size"], "model.hidden_size must be > 0");
         }
         if self.encoder_layers == 0 {
-            return err("model.encoder_layers must be > 0".into());
+            return invalid(&["model.encoder_layers"], "model.encoder_layers must be > 0");
         }
         if self.bidirectional && self.encoder_hidden_size == 0 && !self.hidden_size.is_multiple_of(2) {
-            return err(format!(
-                "model.hidden_size = {} must be even with a bidirectional encoder (each direction gets half)",
-                self.hidden_size
-            ));
+            return invalid(
+                &["model.hidden_size", "model.bidirectional"],
+                format!(
+                    "model.hidden_size = {} must be even with a bidirectional encoder (each direction gets half)",
+                    self.hidden_size
+                ),
+            );
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return err(format!("model.dropout = {} must be in [0, 1)", self.dropout));
+            return invalid(&["model.dropout"], format!("model.dropout = {} must be in [0, 1)", self.dropout));
         }
         if self.attention == AttentionKind::Multihead
             && (self.heads == 0 || !self.attention_dim().is_multiple_of(self.heads))
         {
-            return err(format!(
-                "model.heads = {} must be > 0 and divide the attention size {}",
-                self.heads,
-                self.attention_dim()
-            ));
+            let size_key = if self.attention_size == 0 { "model.hidden_size" } else { "model.attention_size" };
+            return invalid(
+                &["model.heads", "model.attention", size_key],
+                format!(
+                    "model.heads = {} must be > 0 and divide the attention size {}",
+                    self.heads,
+                    self.attention_dim()
+                ),
+            );
         }
         if matches!(self.attention, AttentionKind::LuongDot | AttentionKind::ScaledDot)
             && self.memory_size() != self.hidden_size
         {
-            return err(format!(
-                "model.attention = {} needs the decoder size (model.hidden_size = {}) to equal the encoder output size ({}); \
-                 leave model.encoder_hidden_size at 0 or pick another scorer",
-                self.attention.name(),
-                self.hidden_size,
-                self.memory_size()
-            ));
+            return invalid(
+                &["model.attention", "model.hidden_size", "model.encoder_hidden_size"],
+                format!(
+                    "model.attention = {} needs the decoder size (model.hidden_size = {}) to equal the encoder output size ({}); \
+                     leave model.encoder_hidden_size at 0 or pick another scorer",
+                    self.attention.name(),
+                    self.hidden_size,
+                    self.memory_size()
+                ),
+            );
         }
         Ok(())
     }
@@ -369,32 +389,48 @@ impl DecoderKind {
 impl TrainConfig {
     /// Checks impossible values; errors name the field.
     pub fn validate(&self) -> Result<()> {
-        let err = |m: String| Err(Error::Config(m));
+        Ok(self.check()?)
+    }
+
+    /// [`Self::validate`], naming the keys at fault so that the caller can say where their values came from.
+    fn check(&self) -> Result<(), Invalid> {
         if self.batch_size == 0 && self.batch_tokens == 0 {
-            return err("train.batch_size or train.batch_tokens must be > 0".into());
+            return invalid(
+                &["train.batch_size", "train.batch_tokens"],
+                "train.batch_size or train.batch_tokens must be > 0",
+            );
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return err(format!("train.lr = {} must be a positive number", self.lr));
+            return invalid(&["train.lr"], format!("train.lr = {} must be a positive number", self.lr));
         }
         if !(0.0..1.0).contains(&self.label_smoothing) {
-            return err(format!("train.label_smoothing = {} must be in [0, 1)", self.label_smoothing));
+            return invalid(
+                &["train.label_smoothing"],
+                format!("train.label_smoothing = {} must be in [0, 1)", self.label_smoothing),
+            );
         }
         for (name, b) in [("train.adam_beta1", self.adam_beta1), ("train.adam_beta2", self.adam_beta2)] {
             if !(0.0..1.0).contains(&b) {
-                return err(format!("{name} = {b} must be in [0, 1)"));
+                return invalid(&[name], format!("{name} = {b} must be in [0, 1)"));
             }
         }
         if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
-            return err(format!("train.lr_decay = {} must be in (0, 1]", self.lr_decay));
+            return invalid(&["train.lr_decay"], format!("train.lr_decay = {} must be in (0, 1]", self.lr_decay));
         }
         if !(0.0..=1.0).contains(&self.decay_fraction) {
-            return err(format!("train.decay_fraction = {} must be in [0, 1]", self.decay_fraction));
+            return invalid(
+                &["train.decay_fraction"],
+                format!("train.decay_fraction = {} must be in [0, 1]", self.decay_fraction),
+            );
         }
         if self.decay_fraction > 0.0 && self.max_minutes == 0.0 && self.max_steps == 0 && self.max_epochs == 0 {
-            return err("train.decay_fraction needs a budget: train.max_minutes, max_steps or max_epochs".into());
+            return invalid(
+                &["train.decay_fraction", "train.max_minutes", "train.max_steps", "train.max_epochs"],
+                "train.decay_fraction needs a budget: train.max_minutes, max_steps or max_epochs",
+            );
         }
         if self.max_minutes < 0.0 || !self.max_minutes.is_finite() {
-            return err(format!("train.max_minutes = {} must be ≥ 0", self.max_minutes));
+            return invalid(&["train.max_minutes"], format!("train.max_minutes = {} must be ≥ 0", self.max_minutes));
         }
         Ok(())
     }
@@ -410,13 +446,16 @@ impl Config {
         let base = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
         let base = base.parent().unwrap_or(Path::new("/"));
         resolve_paths(&mut table, base);
-        Self::from_table(table, overrides, &format!("{}", path.display()))
+        Self::from_table(table, overrides, Sources::file(path, &text))
     }
 
     /// This config with `--set key=value` overrides applied and validated (e.g. a saved config on `--resume`).
     pub fn with_overrides(&self, overrides: &[String], origin: &str) -> Result<Config> {
         match toml::Value::try_from(self) {
-            Ok(toml::Value::Table(table)) => Self::from_table(table, overrides, origin),
+            Ok(toml::Value::Table(table)) => {
+                let sources = Sources::saved(origin, &table);
+                Self::from_table(table, overrides, sources)
+            }
             Ok(_) => Err(Error::Config(format!("{origin}: not a table"))),
             Err(e) => Err(Error::Config(format!("{origin}: {e}"))),
         }
@@ -424,38 +463,41 @@ impl Config {
 
     /// The default config with overrides applied (for `nmt train` without `--config`).
     pub fn from_overrides(overrides: &[String]) -> Result<Config> {
-        Self::from_table(toml::Table::new(), overrides, "defaults")
+        Self::from_table(toml::Table::new(), overrides, Sources::default())
     }
 
-    fn from_table(mut table: toml::Table, overrides: &[String], origin: &str) -> Result<Config> {
-        let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
-        for o in overrides {
-            apply_override(&mut table, o, &cwd)?;
+    /// `table` (whose values came from `sources`) with `overrides` applied, checked and validated; every
+    /// error names the key and where its value came from.
+    fn from_table(mut table: toml::Table, overrides: &[String], mut sources: Sources) -> Result<Config> {
+        if !overrides.is_empty() {
+            let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+            for o in overrides {
+                apply_override(&mut table, o, &cwd, &mut sources)?;
+            }
         }
-        check_types(&mut table, origin)?;
-        let cfg: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| Error::Config(format!("{origin}: {}", e.message())))?;
-        cfg.validate()?;
+        check_types(&mut table, &sources)?;
+        let cfg = match toml::Value::Table(table.clone()).try_into::<Config>() {
+            Ok(cfg) => cfg,
+            Err(e) => return Err(field_error(&table, &sources).unwrap_or_else(|| Error::Config(e.message().into()))),
+        };
+        cfg.check().map_err(|i| sources.invalid(i))?;
         Ok(cfg)
     }
 
     /// Parses a config saved in a model directory (paths already absolute). A newer `format_version` is
     /// refused before anything else, since a newer format may hold fields this build does not know.
     pub fn from_toml_str(text: &str, origin: &Path) -> Result<Config> {
-        let mut table: toml::Table = text.parse().map_err(|e| toml_error(origin, text, &e))?;
+        let table: toml::Table = text.parse().map_err(|e| toml_error(origin, text, &e))?;
+        let sources = Sources::file(origin, text);
         if let Some(v) =
             table.get("format_version").and_then(toml::Value::as_integer).filter(|&v| v > FORMAT_VERSION as i64)
         {
-            return Err(Error::Config(format!(
-                "{}: format_version {v} was written by a newer nmt (this one reads up to {FORMAT_VERSION})",
-                origin.display()
-            )));
+            return Err(sources.at(
+                "format_version",
+                format!("format_version {v} was written by a newer nmt (this one reads up to {FORMAT_VERSION})"),
+            ));
         }
-        check_types(&mut table, &origin.display().to_string())?;
-        let cfg: Config = toml::from_str(text).map_err(|e| toml_error(origin, text, &e))?;
-        cfg.validate()?;
-        Ok(cfg)
+        Self::from_table(table, &[], sources)
     }
 
     /// The `data.*` and `model.*` fields (those the weights and tokenizers were built from) on which
@@ -492,27 +534,119 @@ impl Config {
 
     /// Validates every section.
     pub fn validate(&self) -> Result<()> {
+        Ok(self.check()?)
+    }
+
+    /// [`Self::validate`], naming the keys at fault so that the caller can say where their values came from.
+    fn check(&self) -> Result<(), Invalid> {
         if self.format_version > FORMAT_VERSION {
-            return Err(Error::Config(format!(
-                "format_version {} is newer than this nmt's ({FORMAT_VERSION})",
-                self.format_version
-            )));
+            return invalid(
+                &["format_version"],
+                format!("format_version {} is newer than this nmt's ({FORMAT_VERSION})", self.format_version),
+            );
         }
         if self.data.vocab_size < 8 {
-            return Err(Error::Config(format!("data.vocab_size = {} is too small", self.data.vocab_size)));
+            return invalid(&["data.vocab_size"], format!("data.vocab_size = {} is too small", self.data.vocab_size));
         }
         if self.data.max_len == 0 {
-            return Err(Error::Config("data.max_len must be > 0".into()));
+            return invalid(&["data.max_len"], "data.max_len must be > 0");
         }
-        self.model.validate()?;
-        self.train.validate()
+        self.model.check()?;
+        self.train.check()
     }
 }
 
 /// A TOML error naming the file and the line it points at.
 fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> Error {
-    let line = e.span().map(|s| text.as_bytes()[..s.start.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1);
+    let line = e.span().map(|s| line_of(text, s.start));
     Error::Config(format!("{}{}: {}", path.display(), line.map_or(String::new(), |l| format!(":{l}")), e.message()))
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// A failed validation: what is wrong, and the dotted keys whose values make it so (for [`Sources::invalid`]).
+#[derive(Debug)]
+struct Invalid {
+    keys: Vec<&'static str>,
+    msg: String,
+}
+
+fn invalid(keys: &[&'static str], msg: impl Into<String>) -> Result<(), Invalid> {
+    Err(Invalid { keys: keys.to_vec(), msg: msg.into() })
+}
+
+impl From<Invalid> for Error {
+    fn from(i: Invalid) -> Error {
+        Error::Config(i.msg)
+    }
+}
+
+/// Where each value of a config being built came from, so that an error points at the one to change:
+/// a `--set`, a line of the config file, or the default.
+#[derive(Default)]
+struct Sources {
+    /// The file (or saved model-directory config) the values not set by `--set` were read from.
+    file: Option<String>,
+    /// Dotted key (or section) → its line in `file` (`None` when unknown), for the keys `file` holds.
+    lines: HashMap<String, Option<usize>>,
+    /// Dotted key → the `KEY=VALUE` of the last `--set` that gave it.
+    sets: HashMap<String, String>,
+}
+
+impl Sources {
+    /// The keys of a config file's `text`, with their lines.
+    fn file(path: &Path, text: &str) -> Sources {
+        let mut lines = HashMap::new();
+        if let Ok(doc) = toml::de::DeTable::parse(text) {
+            for (key, value) in doc.get_ref() {
+                let section = key.get_ref();
+                lines.insert(section.to_string(), Some(line_of(text, key.span().start)));
+                if let toml::de::DeValue::Table(fields) = value.get_ref() {
+                    for (field, _) in fields {
+                        lines.insert(format!("{section}.{}", field.get_ref()), Some(line_of(text, field.span().start)));
+                    }
+                }
+            }
+        }
+        Sources { file: Some(path.display().to_string()), lines, sets: HashMap::new() }
+    }
+
+    /// The keys of a saved config's `table`, read from `origin` (their lines are not known).
+    fn saved(origin: &str, table: &toml::Table) -> Sources {
+        let lines = dotted_keys(table).into_iter().map(|k| (k, None)).collect();
+        Sources { file: Some(origin.to_string()), lines, sets: HashMap::new() }
+    }
+
+    /// Where `key`'s value came from: `--set KEY=VALUE`, `FILE:LINE`, `FILE` or `default`.
+    fn of(&self, key: &str) -> String {
+        if let Some(spec) = self.sets.get(key) {
+            return format!("--set {spec}");
+        }
+        match (&self.file, self.lines.get(key)) {
+            (Some(file), Some(Some(line))) => format!("{file}:{line}"),
+            (Some(file), Some(None)) => file.clone(),
+            _ => "default".into(),
+        }
+    }
+
+    /// A config error about the value of `key`, prefixed with where that value came from.
+    fn at(&self, key: &str, msg: impl std::fmt::Display) -> Error {
+        Error::Config(format!("{}: {msg}", self.of(key)))
+    }
+
+    /// A failed validation as an error saying where the values of its keys came from.
+    fn invalid(&self, i: Invalid) -> Error {
+        match i.keys.as_slice() {
+            [key] => self.at(key, i.msg),
+            keys => {
+                let from: Vec<String> = keys.iter().map(|k| format!("{k}: {}", self.of(k))).collect();
+                Error::Config(format!("{} ({})", i.msg, from.join("; ")))
+            }
+        }
+    }
 }
 
 /// The config keys that hold corpus paths.
@@ -531,16 +665,63 @@ fn resolve_paths(table: &mut toml::Table, base: &Path) {
 
 /// Every valid dotted key, from the default config's serialization.
 pub fn valid_keys() -> Vec<String> {
+    match toml::Value::try_from(Config::default()) {
+        Ok(toml::Value::Table(t)) => dotted_keys(&t),
+        _ => Vec::new(),
+    }
+}
+
+/// The keys of a config table: `section.field` for the fields of a section, the key alone otherwise.
+fn dotted_keys(table: &toml::Table) -> Vec<String> {
     let mut keys = Vec::new();
-    if let Ok(toml::Value::Table(t)) = toml::Value::try_from(Config::default()) {
-        for (section, v) in t {
-            match v {
-                toml::Value::Table(inner) => keys.extend(inner.keys().map(|k| format!("{section}.{k}"))),
-                _ => keys.push(section),
-            }
+    for (section, v) in table {
+        match v {
+            toml::Value::Table(inner) => keys.extend(inner.keys().map(|k| format!("{section}.{k}"))),
+            _ => keys.push(section.clone()),
         }
     }
     keys
+}
+
+/// Every field a config file may hold, with its default value: the default config plus the tokenizer
+/// hashes that training writes (left out of the default's serialization while empty).
+fn schema() -> toml::Table {
+    let tokenizers = TokenizerHashes { src: "sha256".into(), tgt: "sha256".into() };
+    match toml::Value::try_from(Config { tokenizers, ..Config::default() }) {
+        Ok(toml::Value::Table(t)) => t,
+        _ => toml::Table::new(),
+    }
+}
+
+/// The message for a key that names no field: the closest valid keys first, then all of them.
+fn unknown_key(key: &str) -> String {
+    let valid = valid_keys();
+    let hint = match closest_keys(key, &valid).as_slice() {
+        [] => String::new(),
+        [one] => format!(" (did you mean {one}?)"),
+        [rest @ .., last] => format!(" (did you mean {} or {last}?)", rest.join(", ")),
+    };
+    format!("no such field {key}{hint}; valid keys: {}", valid.join(", "))
+}
+
+/// Up to 3 of the `valid` keys and their sections that `key` looks like a misspelling of, closest first:
+/// within an edit distance of a third of the field's length, where the right field in the wrong section
+/// costs 1.
+fn closest_keys(key: &str, valid: &[String]) -> Vec<String> {
+    let field = |k: &str| k.rsplit_once('.').map_or(k, |(_, f)| f).to_string();
+    let limit = (field(key).chars().count() / 3).max(1);
+    let mut candidates: Vec<String> =
+        valid.iter().filter_map(|k| k.split_once('.')).map(|(s, _)| s.to_string()).collect();
+    candidates.extend(valid.iter().cloned());
+    candidates.sort();
+    candidates.dedup();
+    let mut scored: Vec<(usize, String)> = candidates
+        .into_iter()
+        .map(|c| (strsim::osa_distance(key, &c).min(strsim::osa_distance(&field(key), &field(&c)) + 1), c))
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    scored.sort();
+    scored.into_iter().take(3).map(|(_, c)| c).collect()
 }
 
 /// The TOML type name of a value, as a user would say it.
@@ -556,11 +737,11 @@ fn type_name(v: &toml::Value) -> &'static str {
     }
 }
 
-/// Checks every known field's value against the type of its default, so that a wrong type names the
-/// field (serde's own message does not), and reads an integer as a float where the field is one
-/// (`lr = 1`, `--set train.max_minutes=2`). Unknown keys are left to serde, which lists the valid ones.
-fn check_types(table: &mut toml::Table, origin: &str) -> Result<()> {
-    let Ok(toml::Value::Table(defaults)) = toml::Value::try_from(Config::default()) else { return Ok(()) };
+/// Checks that every key names a field and every value has the type of its field's default, so that an
+/// error names the key and where its value came from (serde's own messages do neither), and reads an
+/// integer as a float where the field is one (`lr = 1`, `--set train.max_minutes=2`).
+fn check_types(table: &mut toml::Table, sources: &Sources) -> Result<()> {
+    let schema = schema();
     let check = |name: &str, given: &mut toml::Value, default: &toml::Value| {
         if let (toml::Value::Integer(i), toml::Value::Float(_)) = (&*given, default) {
             *given = toml::Value::Float(*i as f64);
@@ -568,16 +749,18 @@ fn check_types(table: &mut toml::Table, origin: &str) -> Result<()> {
         if std::mem::discriminant(&*given) == std::mem::discriminant(default) {
             Ok(())
         } else {
-            Err(Error::Config(format!("{origin}: {name} must be {}, found {given}", type_name(default))))
+            Err(sources.at(name, format!("{name} must be {}, found {given}", type_name(default))))
         }
     };
     for (section, value) in table.iter_mut() {
-        let Some(default) = defaults.get(section) else { continue };
+        let Some(default) = schema.get(section) else { return Err(sources.at(section, unknown_key(section))) };
         match (value, default) {
             (toml::Value::Table(fields), toml::Value::Table(default_fields)) => {
                 for (field, v) in fields.iter_mut() {
-                    if let Some(d) = default_fields.get(field) {
-                        check(&format!("{section}.{field}"), v, d)?;
+                    let name = format!("{section}.{field}");
+                    match default_fields.get(field) {
+                        Some(d) => check(&name, v, d)?,
+                        None => return Err(sources.at(&name, unknown_key(&name))),
                     }
                 }
             }
@@ -587,12 +770,37 @@ fn check_types(table: &mut toml::Table, origin: &str) -> Result<()> {
     Ok(())
 }
 
-fn apply_override(table: &mut toml::Table, spec: &str, cwd: &Path) -> Result<()> {
+/// The error of the first value of `table` that does not deserialize on its own (a negative size, a name
+/// that is not one of the allowed ones), naming its key and where it came from.
+fn field_error(table: &toml::Table, sources: &Sources) -> Option<Error> {
+    for key in dotted_keys(table) {
+        let (section, field) = key.split_once('.').unwrap_or(("", &key));
+        let value = if section.is_empty() { table.get(field) } else { table.get(section).and_then(|s| s.get(field)) };
+        let Some(value) = value else { continue };
+        let mut alone = toml::Table::new();
+        if section.is_empty() {
+            alone.insert(field.into(), value.clone());
+        } else {
+            alone
+                .insert(section.into(), toml::Value::Table([(field.to_string(), value.clone())].into_iter().collect()));
+        }
+        if let Err(e) = toml::Value::Table(alone).try_into::<Config>() {
+            return Some(match value {
+                // Only an unsigned field refuses a negative integer; serde would say "expected usize".
+                toml::Value::Integer(i) if *i < 0 => sources.at(&key, format!("{key} must be ≥ 0, found {i}")),
+                _ => sources.at(&key, format!("{key}: {}", e.message())),
+            });
+        }
+    }
+    None
+}
+
+/// Applies one `--set KEY=VALUE` to `table` and records it in `sources`.
+fn apply_override(table: &mut toml::Table, spec: &str, cwd: &Path, sources: &mut Sources) -> Result<()> {
     let (key, raw) = spec.split_once('=').ok_or_else(|| Error::Config(format!("--set {spec}: expected key=value")))?;
     let key = key.trim();
-    let valid = valid_keys();
-    if !valid.iter().any(|k| k == key) {
-        return Err(Error::Config(format!("--set {key}: no such field; valid keys: {}", valid.join(", "))));
+    if !valid_keys().iter().any(|k| k == key) {
+        return Err(Error::Config(format!("--set {spec}: {}", unknown_key(key))));
     }
     // A value is read as TOML (numbers, booleans), else taken as a plain string (names, paths).
     let value = format!("v = {raw}")
@@ -615,9 +823,10 @@ fn apply_override(table: &mut toml::Table, spec: &str, cwd: &Path) -> Result<()>
             toml::Value::Table(t) => {
                 t.insert(field.to_string(), value);
             }
-            _ => return Err(Error::Config(format!("{section} must be a table"))),
+            _ => return Err(sources.at(section, format!("{section} must be a table"))),
         }
     }
+    sources.sets.insert(key.to_string(), spec.to_string());
     Ok(())
 }
 
@@ -681,6 +890,100 @@ mod tests {
         for a in ["bahdanau", "luong-dot", "luong-general", "luong-concat", "scaled-dot", "multihead"] {
             Config::from_overrides(&[format!("model.attention={a}")]).unwrap();
         }
+    }
+
+    /// The error of loading `text` as the config file `dir/c.toml` with `sets`.
+    fn load_err(text: &str, sets: &[&str]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        Config::load(&path, &sets).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key_and_the_set_that_gave_it() {
+        let e = Config::from_overrides(&["model.hidden_size=-3".into()]).unwrap_err().to_string();
+        assert!(e.contains("--set model.hidden_size=-3: model.hidden_size must be ≥ 0, found -3"), "{e}");
+        assert!(!e.contains("default"), "{e}");
+        // The --set is blamed, not the config file it overrides.
+        let e = load_err("[model]\nattention = \"bahdanau\"\n", &["model.attention=foo"]);
+        assert!(e.contains("--set model.attention=foo: model.attention: unknown variant `foo`"), "{e}");
+        assert!(!e.contains("c.toml"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_value_in_a_file_names_its_key_and_line() {
+        for (text, needles) in [
+            ("[model]\nemb_size = 16\nhidden_size = -3\n", &["c.toml:3: model.hidden_size must be ≥ 0"][..]),
+            ("[model]\nhidden_size = \"big\"\n", &["c.toml:2: model.hidden_size must be an integer, found \"big\""]),
+            ("format_version = 1\nmodel.dropout = 1.5\n", &["c.toml:2: model.dropout = 1.5 must be in [0, 1)"]),
+            (
+                "[train]\nlr = 1\n\n[data]\ntokenizer = \"char\"\n",
+                &["c.toml:5: data.tokenizer: unknown variant `char`"],
+            ),
+        ] {
+            let e = load_err(text, &[]);
+            for n in needles {
+                assert!(e.contains(n), "{text:?}: {n:?} missing from {e}");
+            }
+        }
+        // A value the --set replaced is not checked: the --set's is.
+        let e = load_err("[model]\nhidden_size = -3\n", &["model.hidden_size=7"]);
+        assert!(e.contains("model.hidden_size = 7 must be even") && e.contains("--set model.hidden_size=7"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_suggest_the_closest_ones_then_list_all() {
+        let e = Config::from_overrides(&["model.atention=x".into()]).unwrap_err().to_string();
+        assert!(
+            e.contains("--set model.atention=x: no such field model.atention (did you mean model.attention?)"),
+            "{e}"
+        );
+        assert!(e.contains("valid keys:") && e.contains("model.attention_size") && e.contains("train.seed"), "{e}");
+        for (text, needles) in [
+            ("[model]\nhidden_size = 32\natention = \"bahdanau\"\n", &["c.toml:3:", "did you mean model.attention?"]),
+            ("[modle]\nhidden_size = 32\n", &["c.toml:1:", "no such field modle (did you mean model?)"]),
+            ("[train]\nhidden_size = 32\n", &["c.toml:2:", "did you mean model.hidden_size?"]),
+        ] {
+            let e = load_err(text, &[]);
+            for n in needles {
+                assert!(e.contains(n), "{text:?}: {n:?} missing from {e}");
+            }
+        }
+        let e = Config::from_overrides(&["nofield=1".into()]).unwrap_err().to_string();
+        assert!(!e.contains("did you mean") && e.contains("valid keys: "), "{e}");
+    }
+
+    #[test]
+    fn closest_keys_are_few_near_and_closest_first() {
+        let valid = valid_keys();
+        assert_eq!(closest_keys("model.head", &valid), ["model.heads"]);
+        assert_eq!(closest_keys("train.lr_decy", &valid), ["train.lr_decay"]);
+        assert_eq!(closest_keys("hidden_size", &valid), ["model.hidden_size"]);
+        assert!(closest_keys("model.colour", &valid).is_empty());
+        let many = closest_keys("train.max_step", &valid);
+        assert!(many.len() <= 3 && many[0] == "train.max_steps", "{many:?}");
+    }
+
+    #[test]
+    fn cross_field_errors_say_where_each_value_came_from() {
+        let e = load_err("[model]\nattention = \"multihead\"\n", &["model.heads=5"]);
+        assert!(e.contains("model.heads = 5 must be > 0 and divide the attention size 512"), "{e}");
+        assert!(
+            e.contains("model.heads: --set model.heads=5; model.attention: ")
+                && e.contains("c.toml:2; model.hidden_size: default)"),
+            "{e}"
+        );
+        // A saved config (on --resume) has no lines: the file is named alone.
+        let saved = Config {
+            model: ModelConfig { attention: AttentionKind::LuongDot, ..Default::default() },
+            ..Default::default()
+        };
+        let e = saved.with_overrides(&["model.encoder_hidden_size=100".into()], "m/config.toml").unwrap_err();
+        let e = e.to_string();
+        assert!(e.contains("model.attention: m/config.toml;"), "{e}");
+        assert!(e.contains("model.encoder_hidden_size: --set model.encoder_hidden_size=100)"), "{e}");
     }
 
     #[test]

@@ -130,6 +130,55 @@ fn config_errors_name_the_key_or_field_and_what_is_allowed() {
     assert!(!ws.path("out/config.toml").exists());
 }
 
+/// Runs `cmd`; it must exit with code 1 without a panic. → its stderr.
+fn exits_1(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap();
+    assert_no_panic(&out);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{cmd:?}:\n{err}");
+    err
+}
+
+#[test]
+fn config_errors_say_where_the_value_came_from_and_suggest_keys() {
+    let ws = Workspace::new(20);
+    write(&ws, "neg.toml", b"[model]\nemb_size = 16\nhidden_size = -3\n");
+    write(&ws, "typo.toml", b"[model]\natention = \"bahdanau\"\n");
+    write(&ws, "mh.toml", b"[model]\nattention = \"multihead\"\n");
+    let cases: &[(&[&str], &[&str], &[&str])] = &[
+        (
+            &["--set", "model.hidden_size=-3"],
+            &["--set model.hidden_size=-3: model.hidden_size must be ≥ 0, found -3"],
+            &["defaults", "expected usize"],
+        ),
+        (&["--config", "neg.toml"], &["neg.toml:3: model.hidden_size must be ≥ 0, found -3"], &[]),
+        (
+            &["--config", "config.toml", "--set", "model.attention=foo"],
+            &["--set model.attention=foo: model.attention", "foo", "bahdanau"],
+            &["config.toml"],
+        ),
+        (
+            &["--set", "model.atention=x"],
+            &["--set model.atention=x", "no such field", "did you mean model.attention?", "valid keys", "train.seed"],
+            &[],
+        ),
+        (&["--config", "typo.toml"], &["typo.toml:2:", "model.atention", "did you mean model.attention?"], &[]),
+        (
+            &["--config", "mh.toml", "--set", "model.heads=5"],
+            &["model.heads", "divide", "model.heads: --set model.heads=5", "model.attention: mh.toml:2"],
+            &[],
+        ),
+    ];
+    for (args, needles, absent) in cases {
+        let err = exits_1(ws.nmt(&["train", "--out", "out"]).args(*args));
+        assert_mentions(&err, needles);
+        for a in *absent {
+            assert!(!err.contains(a), "{a:?} in the message of {args:?}:\n{err}");
+        }
+    }
+    assert!(!ws.path("out").exists());
+}
+
 /// A workspace with a tiny trained model in `m` (best and last saved at step 2).
 fn trained() -> Workspace {
     let ws = Workspace::new(100);
