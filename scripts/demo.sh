@@ -10,7 +10,11 @@ cargo build --release --quiet
 nmt=target/release/nmt
 out=${NMT_DEMO_OUT:-runs/demo-toy-en-fr}
 corpus=corpora/toy-en-fr
-if [ -f "$out/best.safetensors" ] && "$nmt" info --model "$out" | grep -q '"finished":true'; then
+finished() { # whether the model directory's training state says finished (`nmt info --json`)
+  "$nmt" info --model "$1" --json |
+    python3 -c 'import json, sys; sys.exit(0 if (json.load(sys.stdin)["training"] or {}).get("finished") else 1)'
+}
+if [ -f "$out/best.safetensors" ] && finished "$out"; then
   echo "demo: reusing the trained model in $out (delete it to retrain)"
 elif [ -f "$out/last.safetensors" ]; then
   "$nmt" train --out "$out" --resume

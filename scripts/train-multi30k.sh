@@ -69,12 +69,12 @@ say() { echo "$*" | tee -a "$choice.tmp" >&2; }
 greedy=best
 greedy_top=$(val_bleu best 1 1.0 "$out/val.greedy.best.$tgt")
 say "greedy, checkpoint best: val BLEU $greedy_top (lowercased)"
-info=$("${nmt[@]}" info --model "$out")
-state=$(sed -n 's/^training state: //p' <<<"$info")
-step=$(sed -n 's/.*"step":\([0-9]*\).*/\1/p' <<<"$state")
-best_step=$(sed -n 's/.*"best_step":\([0-9]*\).*/\1/p' <<<"$state")
-snapshots=$(sed -n 's/^weight snapshots (for nmt average): steps //p' <<<"$info" | awk -F', ' '{ print NF }')
-snapshots=${snapshots:-0}
+# The training state and the snapshots kept, from the model directory's facts (`nmt info --json`).
+facts=$("${nmt[@]}" info --model "$out" --json | python3 -c '
+import json, sys
+info = json.load(sys.stdin)
+print(info["training"]["step"], info["training"]["best_step"], len(info["snapshots"]))')
+read -r step best_step snapshots <<<"$facts"
 avg_k= avg_top=
 for ((k = 2; k <= snapshots; k++)); do
   "${nmt[@]}" average --model "$out" --last "$k"

@@ -144,7 +144,10 @@ pub fn run(a: &BenchOptions, threads: usize, device: Device) -> Result<()> {
         mm_bound_fraction: model_flops / gemm,
     };
     if a.json {
-        println!("{}", serde_json::to_string(&report).map_err(|e| Error::Usage(e.to_string()))?);
+        println!(
+            "{}",
+            serde_json::to_string(&report).map_err(|e| Error::Serialize { what: "the report", source: e.into() })?
+        );
     } else {
         print_table(&report);
     }

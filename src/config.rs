@@ -529,7 +529,7 @@ impl Config {
 
     /// The config as TOML text.
     pub fn to_toml_string(&self) -> Result<String> {
-        toml::to_string(self).map_err(|e| Error::Config(format!("cannot serialize config: {e}")))
+        toml::to_string(self).map_err(|e| Error::Serialize { what: "the config", source: e.into() })
     }
 
     /// Validates every section.

@@ -27,6 +27,20 @@ pub enum Error {
     /// A tokenizer could not be trained, loaded or applied.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+    /// The `tokenizers` library failed while `what` was being done.
+    #[error("tokenizer: {what}: {source}")]
+    TokenizerLibrary {
+        what: String,
+        #[source]
+        source: tokenizers::Error,
+    },
+    /// A value could not be written as JSON or TOML.
+    #[error("cannot write {what}: {source}")]
+    Serialize {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// libtorch reported an error.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

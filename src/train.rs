@@ -471,7 +471,8 @@ impl<'a> Trainer<'a> {
 
     fn save_last(&self) -> Result<()> {
         let mut meta = std::collections::HashMap::new();
-        let json = serde_json::to_string(&self.state).map_err(|e| Error::Training(e.to_string()))?;
+        let json = serde_json::to_string(&self.state)
+            .map_err(|e| Error::Serialize { what: "the training state", source: e.into() })?;
         meta.insert(STATE_KEY.to_string(), json);
         meta.insert("nmt.adam_step".to_string(), self.adam.step.to_string());
         checkpoint::save_weights(&self.opts.out.join(LAST), &self.vs, &self.adam.state_tensors(), Some(meta))?;

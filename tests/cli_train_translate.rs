@@ -213,11 +213,34 @@ fn heatmaps_dir_gets_one_png_per_non_empty_line_and_an_index_page() {
 fn info_prints_parameters_vocabularies_training_state_and_config() {
     let ws = trained(&[]);
     let out = String::from_utf8(ok(&mut ws.nmt(&["info", "--model", "m"])).stdout).unwrap();
-    for needle in
-        ["parameters: ", "vocabulary: source", "training state: ", "\"step\":4", "format_version", "hidden_size = 32"]
-    {
+    for needle in [
+        "parameters: ",
+        "vocabulary: source",
+        "checkpoints: best.safetensors, last.safetensors",
+        "training: step 4, epoch",
+        "finished",
+        "format_version",
+        "hidden_size = 32",
+    ] {
         assert!(out.contains(needle), "{needle:?} missing from:\n{out}");
     }
+}
+
+#[test]
+fn info_json_is_one_object_with_the_directory_facts() {
+    let ws = trained(&[]);
+    let out = String::from_utf8(ok(&mut ws.nmt(&["info", "--model", "m", "--json"])).stdout).unwrap();
+    assert_eq!(out.lines().count(), 1, "one line: {out}");
+    let info: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(info["dir"], "m");
+    assert_eq!(info["config"]["model"]["hidden_size"], 32);
+    assert!(info["parameters"].as_u64().unwrap() > 1000, "{info}");
+    assert!(info["vocab"]["src"].as_u64().unwrap() > 4 && info["vocab"]["tgt"].as_u64().unwrap() > 4, "{info}");
+    assert_eq!(info["checkpoints"], serde_json::json!(["best", "last"]));
+    assert_eq!(info["snapshots"], serde_json::json!([]));
+    let t = &info["training"];
+    assert_eq!((t["step"].as_u64(), t["finished"].as_bool()), (Some(4), Some(true)), "{info}");
+    assert!(t["best_step"].as_u64().unwrap() <= 4 && t["epoch"].is_u64() && t["best_bleu"].is_f64(), "{info}");
 }
 
 /// (bleu, chrf) from `nmt score --json`.
@@ -276,6 +299,22 @@ fn eval_prints_bleu_and_chrf_of_its_own_translations() {
     assert_eq!(hyps.len(), refs.len());
     assert_eq!(bleu_line, nmt::metrics::bleu(&hyps, &refs, false).unwrap().to_string());
     assert_eq!(chrf_line, nmt::metrics::chrf(&hyps, &refs, false).unwrap().to_string());
+}
+
+#[test]
+fn eval_without_src_and_ref_evaluates_on_the_configs_data_test() {
+    let ws = trained(&[]);
+    let given = ok(&mut ws.nmt(&["eval", "--model", "m", "--src", "test.en", "--ref", "test.fr"]));
+    let from_config = ok(&mut ws.nmt(&["eval", "--model", "m"]));
+    assert!(String::from_utf8_lossy(&from_config.stderr).contains("data.test"), "says where the data came from");
+    assert_eq!(String::from_utf8(from_config.stdout).unwrap(), String::from_utf8(given.stdout).unwrap());
+    // Without data.test in the config there is nothing to evaluate on, and the error says what to give.
+    let ws2 = Workspace::new(200);
+    ws2.train("m", &[STEPS, &["data.test="]].concat());
+    let out = ws2.nmt(&["eval", "--model", "m"]).output().unwrap();
+    assert!(!out.status.success());
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(msg.contains("--src") && msg.contains("data.test"), "{msg}");
 }
 
 #[test]

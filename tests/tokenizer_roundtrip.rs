@@ -256,22 +256,26 @@ fn swap_ids(json: &str, a: &str, b: &str) -> String {
     v.to_string()
 }
 
-/// Multi30k, when a local copy exists: `NMT_CORPUS_DIR`, or `../shared/corpora/multi30k` next
-/// to the crate. Its text is read at run time, never copied into the repository.
-fn multi30k_dir() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("NMT_CORPUS_DIR").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora/multi30k")),
-    ];
-    candidates.into_iter().flatten().find(|d| d.join("train.de").is_file() && d.join("val.de").is_file())
+/// Multi30k: `NMT_CORPUS_DIR`, or `../shared/corpora/multi30k` next to the crate. Its text is read at
+/// run time, never copied into the repository. The test that needs it is `#[ignore]`d, so a plain
+/// `cargo test` reports it ignored; `scripts/test.sh` runs it (`--include-ignored`) and it fails there
+/// when the corpus is missing.
+fn multi30k_dir() -> PathBuf {
+    let dir = std::env::var_os("NMT_CORPUS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora/multi30k"));
+    assert!(
+        dir.join("train.de").is_file() && dir.join("val.de").is_file(),
+        "Multi30k not found at {} (set NMT_CORPUS_DIR)",
+        dir.display()
+    );
+    dir
 }
 
 #[test]
+#[ignore = "needs Multi30k at ../shared/corpora/multi30k or NMT_CORPUS_DIR"]
 fn bpe_trained_on_multi30k_round_trips_validation_sentences() {
-    let Some(dir) = multi30k_dir() else {
-        eprintln!("skipped: Multi30k absent (set NMT_CORPUS_DIR or provide ../shared/corpora/multi30k)");
-        return;
-    };
+    let dir = multi30k_dir();
     let train_lines = nmt::data::corpus::read_text_lines(&dir.join("train.de")).unwrap();
     let t = Tokenizer::train(&train_lines[..2000], &spec(Kind::Bpe, 4000, false)).unwrap();
     assert!(t.vocab_size() <= 4000);

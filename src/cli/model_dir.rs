@@ -9,7 +9,8 @@ use tch::Device;
 pub fn info(a: InfoArgs) -> Result<()> {
     let info = ModelInfo::read(&a.model)?;
     if a.json {
-        let json = serde_json::to_string(&info).map_err(|e| Error::Usage(format!("info --json: {e}")))?;
+        let json =
+            serde_json::to_string(&info).map_err(|e| Error::Serialize { what: "the model facts", source: e.into() })?;
         println!("{json}");
         return Ok(());
     }

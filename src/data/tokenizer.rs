@@ -79,7 +79,7 @@ pub struct Tokenizer {
 }
 
 fn tk_error(what: &str) -> impl Fn(tokenizers::Error) -> Error + '_ {
-    move |e| Error::Tokenizer(format!("{what}: {e}"))
+    move |source| Error::TokenizerLibrary { what: what.to_string(), source }
 }
 
 fn normalizer(lowercase: bool) -> Result<NormalizerWrapper> {
@@ -132,7 +132,7 @@ impl Tokenizer {
                     .special_tokens(specials)
                     .show_progress(false)
                     .build()
-                    .map_err(|e| Error::Tokenizer(format!("building the word trainer: {e}")))?
+                    .map_err(|e| tk_error("building the word trainer")(e.into()))?
                     .into(),
             ),
         };
