@@ -73,7 +73,7 @@ pub fn run(a: &BenchArgs, threads: usize, device: Device) -> Result<()> {
     tch::manual_seed(0);
     let draws =
         Tensor::randint(data.pairs.len() as i64, [((WARMUP + a.steps) * a.batch) as i64], (Kind::Int64, Device::Cpu));
-    let draws = Vec::<i64>::try_from(&draws).map_err(|e: tch::TchError| Error::Torch(e.to_string()))?;
+    let draws = Vec::<i64>::try_from(&draws)?;
     tch::manual_seed(0);
     let vs = nn::VarStore::new(device);
     let model = Seq2Seq::new(&vs.root(), &cfg, data.src_vocab as i64, data.tgt_vocab as i64);
@@ -91,7 +91,7 @@ pub fn run(a: &BenchArgs, threads: usize, device: Device) -> Result<()> {
         att: a.hidden as f64,
         vocab: data.tgt_vocab as f64,
     };
-    let trained = train(&model, &vs, &data.pairs, &draws, a.batch, fm, device);
+    let trained = train(&model, &vs, &data.pairs, &draws, a.batch, fm, device)?;
     log(format!(
         "train: {:.0} target tokens/s ({:.0} per CPU-second; {} steps, batch {}, loss {:.3}; peak RSS {})",
         trained.tokens_per_s,
@@ -103,7 +103,7 @@ pub fn run(a: &BenchArgs, threads: usize, device: Device) -> Result<()> {
     ));
     let mut rates = [0.0; DECODE_RUNS.len()];
     for (rate, &(batch, n)) in rates.iter_mut().zip(&DECODE_RUNS) {
-        let (wall, cpu) = greedy_rate(&model, &data.test[..n.min(data.test.len())], batch, a.max_len, device);
+        let (wall, cpu) = greedy_rate(&model, &data.test[..n.min(data.test.len())], batch, a.max_len, device)?;
         *rate = wall;
         log(format!("greedy batch={batch}: {wall:.1} sentences/s ({cpu:.1} per CPU-second; peak RSS {})", rss_text()));
     }
@@ -188,7 +188,7 @@ fn train(
     batch: usize,
     fm: FlopModel,
     device: Device,
-) -> Trained {
+) -> Result<Trained> {
     let mut adam = Adam::new(vs, 0.9, 0.999, 1e-8, 0.0);
     let (mut tokens, mut flops, mut loss) = (0i64, 0.0, f64::NAN);
     let (mut start, mut cpu) = (Instant::now(), cpu_seconds());
@@ -199,7 +199,7 @@ fn train(
         }
         let indices: Vec<usize> = idx.iter().map(|&i| i as usize).collect();
         let b = collate(pairs, &indices, device);
-        loss = train_step(model, &mut adam, &b, 0.0, CLIP, LR);
+        loss = train_step(model, &mut adam, &b, 0.0, CLIP, LR)?;
         if step >= WARMUP {
             tokens += b.ntokens;
             flops += indices
@@ -210,28 +210,34 @@ fn train(
     }
     sync(device);
     let secs = start.elapsed().as_secs_f64().max(1e-9);
-    Trained {
+    Ok(Trained {
         tokens_per_s: tokens as f64 / secs,
         tokens_per_cpu_s: tokens as f64 / (cpu_seconds() - cpu).max(1e-9),
         flops_per_token: flops / tokens.max(1) as f64,
         loss,
-    }
+    })
 }
 
 /// Greedy-decodes `sources` in file order, `batch` at a time, exactly `steps` steps each → sentences
 /// per second and per CPU-second.
-fn greedy_rate(model: &Seq2Seq, sources: &[Vec<i64>], batch: usize, steps: usize, device: Device) -> (f64, f64) {
+fn greedy_rate(
+    model: &Seq2Seq,
+    sources: &[Vec<i64>],
+    batch: usize,
+    steps: usize,
+    device: Device,
+) -> Result<(f64, f64)> {
     let (start, cpu) = (Instant::now(), cpu_seconds());
     // Prepared once per run, as a translation service would, and timed with the decoding.
     let weights = model.decoder.decode_weights(true);
     for chunk in sources.chunks(batch) {
         let rows: Vec<&[i64]> = chunk.iter().map(Vec::as_slice).collect();
         let (src, lengths) = pad(&rows, device);
-        let _ = run_greedy_with(model, &weights, &src, &lengths, steps, false);
+        run_greedy_with(model, &weights, &src, &lengths, steps, false)?;
     }
     sync(device);
     let n = sources.len() as f64;
-    (n / start.elapsed().as_secs_f64().max(1e-9), n / (cpu_seconds() - cpu).max(1e-9))
+    Ok((n / start.elapsed().as_secs_f64().max(1e-9), n / (cpu_seconds() - cpu).max(1e-9)))
 }
 
 /// CPU seconds this process has used so far (user + system, all threads). Next to the wall-clock

@@ -29,7 +29,7 @@ pub enum Error {
     Tokenizer(String),
     /// libtorch reported an error.
     #[error("libtorch: {0}")]
-    Torch(String),
+    Torch(#[from] tch::TchError),
     /// Rendering a picture failed.
     #[error("render {}: {msg}", path.display())]
     Render { path: PathBuf, msg: String },

@@ -4,6 +4,7 @@
 use crate::data::tokenizer::{BOS, EOS};
 use crate::model::decoder::DecodeWeights;
 use crate::model::{EncodedSource, Seq2Seq};
+use crate::Result;
 use tch::{Kind, Tensor};
 
 /// A decoded sentence.
@@ -58,7 +59,13 @@ pub struct GreedyRun {
 
 /// The greedy loop. src: `[B, S]`, lengths: `[B]` (CPU i64). Runs at most `steps` steps; with
 /// `stop_when_done` it stops once every row has emitted EOS (benchmarks run all `steps`).
-pub fn run_greedy(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, steps: usize, stop_when_done: bool) -> GreedyRun {
+pub fn run_greedy(
+    model: &Seq2Seq,
+    src: &Tensor,
+    lengths: &Tensor,
+    steps: usize,
+    stop_when_done: bool,
+) -> Result<GreedyRun> {
     let weights = model.decoder.decode_weights(false);
     run_greedy_with(model, &weights, src, lengths, steps, stop_when_done)
 }
@@ -73,7 +80,7 @@ pub fn run_greedy_with(
     lengths: &Tensor,
     steps: usize,
     stop_when_done: bool,
-) -> GreedyRun {
+) -> Result<GreedyRun> {
     let _guard = tch::no_grad_guard();
     // Longest source first, so that the decoder's plan groups rows of similar length; undone at the end.
     let (lengths, order) = lengths.sort(0, true);
@@ -82,7 +89,7 @@ pub fn run_greedy_with(
     let b = src.size()[0];
     let mut y = Tensor::full([b], BOS, (Kind::Int64, src.device()));
     let mut done = Tensor::zeros([b], (Kind::Bool, src.device()));
-    let plan = model.decoder.plan(prepared, &keys, steps);
+    let plan = model.decoder.plan(prepared, &keys, steps)?;
     let (mut tokens, mut logps, mut weights, mut heads) = (vec![], vec![], vec![], vec![]);
     for _ in 0..steps {
         let step = model.decoder.step_with(&y, &state, &keys, prepared, &plan);
@@ -104,26 +111,26 @@ pub fn run_greedy_with(
     }
     let unorder = order.argsort(0, false);
     let stack = |steps: &[Tensor]| Tensor::stack(steps, 1).index_select(0, &unorder);
-    GreedyRun {
+    Ok(GreedyRun {
         tokens: stack(&tokens),
         logp: stack(&logps),
         weights: stack(&weights),
         head_weights: (!heads.is_empty()).then(|| stack(&heads)),
-    }
+    })
 }
 
 /// Greedy decoding of a padded batch; each sentence stops at its EOS or its own length limit.
 /// src: `[B, S]`, lengths: `[B]` (CPU i64) → one hypothesis per row.
-pub fn greedy(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, max_len: MaxLen) -> Vec<Hypothesis> {
+pub fn greedy(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, max_len: MaxLen) -> Result<Vec<Hypothesis>> {
     let lens: Vec<i64> = Vec::try_from(lengths).unwrap_or_default();
     let limits: Vec<usize> = lens.iter().map(|&l| max_len.limit(l as usize)).collect();
     let steps = limits.iter().copied().max().unwrap_or(1);
-    let run = run_greedy(model, src, lengths, steps, true);
+    let run = run_greedy(model, src, lengths, steps, true)?;
     let t = run.tokens.size()[1] as usize;
     let tokens: Vec<i64> = Vec::try_from(run.tokens.flatten(0, -1)).unwrap_or_default();
     let logp: Vec<f32> = Vec::try_from(run.logp.flatten(0, -1)).unwrap_or_default();
     let host = HostWeights::new(&run.weights, run.head_weights.as_ref());
-    (0..lens.len())
+    let hyps = (0..lens.len())
         .map(|i| {
             let row = &tokens[i * t..(i + 1) * t];
             let n = row.iter().position(|&x| x == EOS).map_or(t, |p| p + 1).min(limits[i]);
@@ -134,7 +141,8 @@ pub fn greedy(model: &Seq2Seq, src: &Tensor, lengths: &Tensor, max_len: MaxLen) 
                 head_weights: host.heads(i, n, lens[i] as usize),
             }
         })
-        .collect()
+        .collect();
+    Ok(hyps)
 }
 
 /// Attention weights copied to the host once: `[B, T, S]` and optionally `[B, T, h, S]`.

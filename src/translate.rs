@@ -95,7 +95,7 @@ impl Translator<'_> {
             let ids: Vec<&[i64]> = chunk.iter().map(|&i| encoded[i].0.as_slice()).collect();
             let (src, lengths) = pad(&ids, self.device);
             let out = if opts.beam <= 1 {
-                greedy(self.model, &src, &lengths, opts.max_len).into_iter().map(|h| vec![h]).collect()
+                greedy(self.model, &src, &lengths, opts.max_len)?.into_iter().map(|h| vec![h]).collect()
             } else {
                 let cfg = BeamConfig {
                     beam: opts.beam,

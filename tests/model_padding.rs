@@ -114,7 +114,7 @@ fn greedy_tokens_and_weights_do_not_depend_on_batch_neighbours() {
             for (batch, row) in batchings() {
                 let rows: Vec<&[i64]> = batch.iter().map(|s| s.as_slice()).collect();
                 let (src, lengths) = pad(&rows, Device::Cpu);
-                let hyp = greedy(&model, &src, &lengths, MaxLen::default()).swap_remove(row);
+                let hyp = greedy(&model, &src, &lengths, MaxLen::default()).unwrap().swap_remove(row);
                 match &reference {
                     None => reference = Some(hyp),
                     Some(h0) => {

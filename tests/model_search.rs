@@ -57,7 +57,7 @@ fn train() -> Trained {
     let mut opt = Adam::new(&vs, 0.9, 0.999, 1e-8, 0.0);
     let batches = (0..).flat_map(|epoch| plan_epoch(&examples, BatchSize::Sentences(BATCH), epoch));
     for indices in batches.take(TRAIN_STEPS) {
-        train_step(&model, &mut opt, &collate(&examples, &indices, Device::Cpu), 0.0, 1.0, LR);
+        train_step(&model, &mut opt, &collate(&examples, &indices, Device::Cpu), 0.0, 1.0, LR).unwrap();
     }
     let test_lines: Vec<String> =
         read_pairs(&toy("test")).unwrap().into_iter().take(TEST_LINES).map(|p| p.src).collect();
@@ -113,7 +113,7 @@ fn the_briefly_trained_model_translates_a_quarter_of_the_test_sentences_exactly(
 fn greedy_and_beam_of_size_one_give_the_same_tokens_scores_and_weights() {
     let t = trained();
     let (src, lengths) = test_batch(&t);
-    let greedy = greedy(&t.model, &src, &lengths, MaxLen::default());
+    let greedy = greedy(&t.model, &src, &lengths, MaxLen::default()).unwrap();
     for alpha in [0.0, 1.0] {
         let beam = beam(&t, 1, 1, alpha);
         for (i, (g, b)) in greedy.iter().zip(&beam).enumerate() {
@@ -132,7 +132,7 @@ fn greedy_and_beam_of_size_one_give_the_same_tokens_scores_and_weights() {
 fn beam_five_mean_model_score_is_at_least_greedys_without_length_penalty() {
     let t = trained();
     let (src, lengths) = test_batch(&t);
-    let greedy = greedy(&t.model, &src, &lengths, MaxLen::default());
+    let greedy = greedy(&t.model, &src, &lengths, MaxLen::default()).unwrap();
     let beam = beam(&t, 5, 1, 0.0);
     let mean = |scores: Vec<f64>| scores.iter().sum::<f64>() / scores.len() as f64;
     let g = mean(greedy.iter().map(|h| h.score).collect());
@@ -169,7 +169,7 @@ fn n_best_hypotheses_are_distinct_and_sorted_by_normalized_score() {
 fn every_hypothesis_has_one_weight_row_per_token_over_its_own_source() {
     let t = trained();
     let (src, lengths) = test_batch(&t);
-    for (i, h) in greedy(&t.model, &src, &lengths, MaxLen::default()).iter().enumerate() {
+    for (i, h) in greedy(&t.model, &src, &lengths, MaxLen::default()).unwrap().iter().enumerate() {
         assert_weights_fit(&format!("greedy, sentence {i}"), h, t.test[i].len());
     }
     for (i, hyps) in beam(&t, 5, 5, 1.0).iter().enumerate() {
@@ -186,11 +186,14 @@ fn forced(model: &Seq2Seq, src: &[i64], tokens: &[i64]) -> (f64, Tensor) {
     let _guard = tch::no_grad_guard();
     let (src, lengths) = pad(&[src], Device::Cpu);
     let tgt_in: Vec<i64> = [BOS].iter().chain(&tokens[..tokens.len() - 1]).copied().collect();
-    let out = model.forward_t(&src, &lengths, &Tensor::from_slice(&tgt_in).unsqueeze(0), false);
+    let enc = model.encode(&src, &lengths, false);
+    // One row whose T positions are all real: a PAD the search emitted is fed like any other token.
+    let tgt = Tensor::from_slice(&tgt_in).unsqueeze(0);
+    let out = model.decoder.teacher_forced(&tgt, &[tgt_in.len() as i64], enc.state, &enc.keys, false).unwrap();
     let logp = model.decoder.logits(&out.features, false).log_softmax(-1, Kind::Float);
-    let gold = Tensor::from_slice(tokens).view([1, -1, 1]);
-    let score = f64::try_from(logp.gather(2, &gold, false).sum(Kind::Double)).unwrap();
-    (score, out.weights.squeeze_dim(0))
+    let gold = Tensor::from_slice(tokens).view([-1, 1]);
+    let score = f64::try_from(logp.gather(1, &gold, false).sum(Kind::Double)).unwrap();
+    (score, out.weights)
 }
 
 /// The hypothesis's score and weights are those of teacher-forcing its tokens.
@@ -206,7 +209,7 @@ fn assert_forced_agrees(what: &str, model: &Seq2Seq, src: &[i64], h: &Hypothesis
 fn search_scores_and_weights_are_the_models_own_for_the_emitted_tokens() {
     let t = trained();
     let (src, lengths) = test_batch(&t);
-    let greedy = greedy(&t.model, &src, &lengths, MaxLen::default());
+    let greedy = greedy(&t.model, &src, &lengths, MaxLen::default()).unwrap();
     let beams = beam(&t, 5, 5, 1.0);
     for i in 0..30 {
         assert_forced_agrees(&format!("greedy, sentence {i}"), &t.model, &t.test[i], &greedy[i]);
