@@ -110,7 +110,7 @@ pub fn run(a: &BenchOptions, threads: usize, device: Device) -> Result<()> {
         att: a.hidden as f64,
         vocab: data.tgt_vocab as f64,
     };
-    let trained = train(&model, &vs, &data.pairs, &draws, a.batch, fm, device);
+    let trained = train(&model, &vs, &data.pairs, &draws, a.batch, fm, device)?;
     // Decode weights laid out once with the vocabulary tables, as a translation service would.
     let prepared = Prepared::new(vs, model, true);
     log(format!(
@@ -212,7 +212,7 @@ fn train(
     batch: usize,
     fm: FlopModel,
     device: Device,
-) -> Trained {
+) -> Result<Trained> {
     let mut adam = Adam::new(vs, 0.9, 0.999, 1e-8, 0.0);
     let (mut tokens, mut flops, mut loss) = (0i64, 0.0, f64::NAN);
     let (mut start, mut cpu) = (Instant::now(), cpu_seconds());
@@ -223,7 +223,7 @@ fn train(
         }
         let indices: Vec<usize> = idx.iter().map(|&i| i as usize).collect();
         let b = collate(pairs, &indices, device);
-        loss = train_step(model, &mut adam, &b, 0.0, CLIP, LR);
+        loss = train_step(model, &mut adam, &b, 0.0, CLIP, LR)?;
         if step >= WARMUP {
             tokens += b.ntokens;
             flops += indices
@@ -234,12 +234,12 @@ fn train(
     }
     sync(device);
     let secs = start.elapsed().as_secs_f64().max(1e-9);
-    Trained {
+    Ok(Trained {
         tokens_per_s: tokens as f64 / secs,
         tokens_per_cpu_s: tokens as f64 / (cpu_seconds() - cpu).max(1e-9),
         flops_per_token: flops / tokens.max(1) as f64,
         loss,
-    }
+    })
 }
 
 /// Greedy-decodes `sources` in file order, `batch` at a time, exactly `steps` steps each → sentences

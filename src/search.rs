@@ -77,7 +77,7 @@ pub fn run_greedy(
     let b = src.size()[0];
     let mut y = Tensor::full([b], BOS, (Kind::Int64, src.device()));
     let mut done = Tensor::zeros([b], (Kind::Bool, src.device()));
-    let plan = model.decoder.plan(prepared, &keys, steps);
+    let plan = model.decoder.plan(prepared, &keys, steps)?;
     let (mut tokens, mut logps, mut weights, mut heads) = (vec![], vec![], vec![], vec![]);
     for _ in 0..steps {
         let step = model.decoder.step_with(&y, &state, &keys, prepared, &plan);

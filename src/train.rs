@@ -57,32 +57,41 @@ pub struct TrainData {
 }
 
 /// One optimisation step on `batch`; returns the (label-smoothed) mean token loss before the update.
-pub fn train_step(model: &Seq2Seq, opt: &mut Adam, batch: &Batch, label_smoothing: f64, clip: f64, lr: f64) -> f64 {
-    let loss = batch_loss(model, batch, label_smoothing, true);
+pub fn train_step(
+    model: &Seq2Seq,
+    opt: &mut Adam,
+    batch: &Batch,
+    label_smoothing: f64,
+    clip: f64,
+    lr: f64,
+) -> Result<f64> {
+    let loss = batch_loss(model, batch, label_smoothing, true)?;
     opt.zero_grad();
     loss.backward();
     if clip > 0.0 {
         opt.clip_grad_norm(clip);
     }
     opt.update(lr);
-    f64::try_from(&loss).unwrap_or(f64::NAN)
+    Ok(f64::try_from(&loss)?)
 }
 
 /// Mean token cross-entropy of a batch, over real target positions only: the recurrence skips the
 /// padding, and the output layer is applied once, after the loop, to the non-padding positions.
 /// → scalar tensor.
-pub fn batch_loss(model: &Seq2Seq, batch: &Batch, label_smoothing: f64, train: bool) -> Tensor {
+pub fn batch_loss(model: &Seq2Seq, batch: &Batch, label_smoothing: f64, train: bool) -> Result<Tensor> {
     let enc = model.encode(&batch.src, &batch.src_len, train);
-    let features = model.decoder.forward_real(&batch.tgt_in, enc.state, &enc.keys, train);
+    let real = batch.tgt_in.ne(PAD);
+    let lengths = Vec::<i64>::try_from(real.sum_dim_intlist(1, false, Kind::Int64))?;
+    let forced = model.decoder.teacher_forced(&batch.tgt_in, &lengths, enc.state, &enc.keys, train)?;
     // Row-major, as the features: tgt_out is real exactly where tgt_in is.
-    let gold = batch.tgt_out.masked_select(&batch.tgt_in.ne(PAD));
-    model.decoder.logits(&features, train).cross_entropy_loss::<Tensor>(
+    let gold = batch.tgt_out.masked_select(&real);
+    Ok(model.decoder.logits(&forced.features, train).cross_entropy_loss::<Tensor>(
         &gold,
         None,
         Reduction::Mean,
         -100,
         label_smoothing,
-    )
+    ))
 }
 
 /// The learning rate of the next step: the plateau schedule's `base`, scaled by the linear warm-up
@@ -284,7 +293,7 @@ impl<'a> Trainer<'a> {
                 let batch = collate(&self.data.train, indices, self.opts.device);
                 let progress = budget_progress(&t, &self.state, plan.len());
                 let lr = scheduled_lr(&t, self.state.lr, self.state.step, progress);
-                let loss = train_step(&self.model, &mut self.adam, &batch, t.label_smoothing, t.clip_norm, lr);
+                let loss = train_step(&self.model, &mut self.adam, &batch, t.label_smoothing, t.clip_norm, lr)?;
                 if !loss.is_finite() {
                     bar.abandon();
                     return Err(self.diverged(format!("the loss became {loss}"), self.state.step + 1));
@@ -427,7 +436,7 @@ impl<'a> Trainer<'a> {
         for chunk in order.chunks(64) {
             let batch = collate(dev, chunk, self.opts.device);
             let loss =
-                f64::try_from(batch_loss(&self.model, &batch, 0.0, false).to_kind(Kind::Double)).unwrap_or(f64::NAN);
+                f64::try_from(batch_loss(&self.model, &batch, 0.0, false)?.to_kind(Kind::Double)).unwrap_or(f64::NAN);
             total += loss * batch.ntokens as f64;
             tokens += batch.ntokens;
         }

@@ -61,7 +61,7 @@ fn steps_to_overfit(attention: AttentionKind, decoder: DecoderKind) -> Option<us
     let sources: Vec<String> = kept.iter().map(|p| p.src.clone()).collect();
     let targets: Vec<Vec<i64>> = examples.iter().map(|e| e.tgt.iter().copied().chain([EOS]).collect()).collect();
     for step in 1..=MAX_STEPS {
-        train_step(&model, &mut opt, &batch, 0.0, 1.0, LR);
+        train_step(&model, &mut opt, &batch, 0.0, 1.0, LR).unwrap();
         if step % CHECK_EVERY == 0 {
             let config = Config { model: model_cfg.clone(), ..Config::default() };
             let engine = Engine::copy_of(&config, &vs, &src_tok, &tgt_tok).unwrap();
@@ -161,7 +161,7 @@ fn a_fresh_model_starts_near_the_uniform_loss_with_every_output_layer() {
                 ModelConfig { emb_size: 256, hidden_size: 64, decoder, tied_embeddings, ..ModelConfig::default() };
             let vs = nn::VarStore::new(Device::Cpu);
             let model = Seq2Seq::new(&vs.root(), &cfg, src_tok.vocab_size() as i64, tgt_tok.vocab_size() as i64);
-            let loss = f64::try_from(batch_loss(&model, &batch, 0.0, false)).unwrap();
+            let loss = f64::try_from(batch_loss(&model, &batch, 0.0, false).unwrap()).unwrap();
             assert!(
                 (loss - uniform).abs() < 1.0,
                 "{} decoder, tied {tied_embeddings}: initial loss {loss:.2}, uniform {uniform:.2}",

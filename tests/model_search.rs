@@ -58,7 +58,7 @@ fn train() -> Trained {
     let mut opt = Adam::new(&vs, 0.9, 0.999, 1e-8, 0.0);
     let batches = (0..).flat_map(|epoch| plan_epoch(&examples, BatchSize::Sentences(BATCH), epoch));
     for indices in batches.take(TRAIN_STEPS) {
-        train_step(&model, &mut opt, &collate(&examples, &indices, Device::Cpu), 0.0, 1.0, LR);
+        train_step(&model, &mut opt, &collate(&examples, &indices, Device::Cpu), 0.0, 1.0, LR).unwrap();
     }
     let test_lines: Vec<String> =
         read_pairs(&toy("test")).unwrap().into_iter().take(TEST_LINES).map(|p| p.src).collect();
@@ -199,11 +199,14 @@ fn forced(model: &Seq2Seq, src: &[i64], tokens: &[i64]) -> (f64, Tensor) {
     let _guard = tch::no_grad_guard();
     let (src, lengths) = pad(&[src], Device::Cpu);
     let tgt_in: Vec<i64> = [BOS].iter().chain(&tokens[..tokens.len() - 1]).copied().collect();
-    let out = model.forward_t(&src, &lengths, &Tensor::from_slice(&tgt_in).unsqueeze(0), false);
+    let enc = model.encode(&src, &lengths, false);
+    // One row whose T positions are all real: a PAD the search emitted is fed like any other token.
+    let tgt = Tensor::from_slice(&tgt_in).unsqueeze(0);
+    let out = model.decoder.teacher_forced(&tgt, &[tgt_in.len() as i64], enc.state, &enc.keys, false).unwrap();
     let logp = model.decoder.logits(&out.features, false).log_softmax(-1, Kind::Float);
-    let gold = Tensor::from_slice(tokens).view([1, -1, 1]);
-    let score = f64::try_from(logp.gather(2, &gold, false).sum(Kind::Double)).unwrap();
-    (score, out.weights.squeeze_dim(0))
+    let gold = Tensor::from_slice(tokens).view([-1, 1]);
+    let score = f64::try_from(logp.gather(1, &gold, false).sum(Kind::Double)).unwrap();
+    (score, out.weights)
 }
 
 /// The hypothesis's score and weights are those of teacher-forcing its tokens.

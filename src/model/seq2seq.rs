@@ -2,7 +2,7 @@
 
 use crate::config::ModelConfig;
 use crate::model::attention::Keys;
-use crate::model::decoder::{Decoder, DecoderOutput, DecoderState};
+use crate::model::decoder::{Decoder, DecoderState};
 use crate::model::encoder::{Bridge, Encoder};
 use tch::{nn, Tensor};
 
@@ -45,12 +45,5 @@ impl Seq2Seq {
         let keys = self.decoder.attention().prepare(&enc.memory, &enc.mask);
         let state = self.decoder.initial_state(self.bridge.forward(&enc.last));
         EncodedSource { keys, state }
-    }
-
-    /// Teacher-forced pass: src `[B, S]`, lengths `[B]`, tgt_in `[B, T]` → features `[B, T, D_out]` and
-    /// weights `[B, T, S]`; logits come from `self.decoder.logits(features)`.
-    pub fn forward_t(&self, src: &Tensor, lengths: &Tensor, tgt_in: &Tensor, train: bool) -> DecoderOutput {
-        let enc = self.encode(src, lengths, train);
-        self.decoder.forward_t(tgt_in, enc.state, &enc.keys, train)
     }
 }
