@@ -4,7 +4,10 @@
 //! decode weights), which `bench` times directly.
 //!
 //! An engine is `Send`: a server worker thread can own one. libtorch's thread count is a setting of the
-//! process (of each OS thread, in fact), not of an engine.
+//! process (of each OS thread, in fact), not of an engine. Decoding options left unset are filled by
+//! [`DecodeOptions::resolve`] (the place a model's own decoding defaults will enter), and an ensemble of
+//! models sharing both tokenizers will be an engine over several [`Prepared`] cores behind the same
+//! [`Engine::translate`].
 
 mod info;
 mod options;
