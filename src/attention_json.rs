@@ -78,6 +78,28 @@ fn check_matrix(name: &str, m: &[Vec<f32>], rows: usize, cols: usize) -> std::re
     Ok(())
 }
 
+/// How far a saved weight may lie outside [0, 1] (float error of a softmax, or of summing one) before the
+/// file is refused as not holding attention weights.
+pub const RANGE_TOLERANCE: f32 = 1e-3;
+
+/// Checks that every weight of `record` lies in [0, 1] within [`RANGE_TOLERANCE`]; NaN (a `null` in the
+/// file) is allowed. The message names the matrix, the row and the column.
+fn check_range(record: &AttentionRecord) -> std::result::Result<(), String> {
+    let heads = record.head_weights.iter().flatten().enumerate().map(|(h, m)| (format!("head_weights[{h}]"), m));
+    for (name, m) in std::iter::once(("weights".to_string(), &record.weights)).chain(heads) {
+        for (t, row) in m.iter().enumerate() {
+            if let Some((s, w)) = row
+                .iter()
+                .enumerate()
+                .find(|(_, w)| !w.is_nan() && !(-RANGE_TOLERANCE..=1.0 + RANGE_TOLERANCE).contains(*w))
+            {
+                return Err(format!("{name} row {t} holds {w} at column {s}; attention weights lie in [0, 1]"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `[rows][cols]` weights.
 type Matrix = Vec<Vec<f32>>;
 
@@ -95,9 +117,13 @@ fn de_heads<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Vec<M
 }
 
 /// Reads a `--attention-json` file: one record per non-blank line, every record validated.
-/// Errors name the file and the 1-based line: malformed JSON, inconsistent shapes, or a line
-/// longer than [`MAX_LINE_BYTES`].
+/// Errors name the file and the 1-based line: a line that is not JSON or not a record, inconsistent
+/// shapes, a weight outside [0, 1] (beyond [`RANGE_TOLERANCE`]), or a line longer than
+/// [`MAX_LINE_BYTES`]; a directory or a file without any record is refused too.
 pub fn read_jsonl(path: &Path) -> Result<Vec<AttentionRecord>> {
+    if path.is_dir() {
+        return Err(Error::data(path, 0, "is a directory; expected an --attention-json file (one record per line)"));
+    }
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = BufReader::new(file);
     let mut records = Vec::new();
@@ -129,19 +155,31 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<AttentionRecord>> {
         }
         let record: AttentionRecord =
             serde_json::from_slice(&buf).map_err(|e| Error::data(path, lineno, json_message(&e)))?;
-        record.validate().map_err(|msg| Error::data(path, lineno, msg))?;
+        record.validate().and_then(|()| check_range(&record)).map_err(|msg| Error::data(path, lineno, msg))?;
         records.push(record);
+    }
+    if records.is_empty() {
+        return Err(Error::data(
+            path,
+            0,
+            "holds no attention record; expected one JSON object per line, as `nmt translate --attention-json` writes",
+        ));
     }
     Ok(records)
 }
 
-/// serde_json's message with its "at line 1 column N" replaced by the column alone: each record
-/// is parsed on its own, so its line number would always read 1.
+/// serde_json's message with its "at line 1 column N" replaced by the column alone (each record
+/// is parsed on its own, so its line number would always read 1), saying whether the line is not JSON
+/// at all or JSON of another shape.
 fn json_message(e: &serde_json::Error) -> String {
     let full = e.to_string();
     let suffix = format!(" at line {} column {}", e.line(), e.column());
     let msg = full.strip_suffix(&suffix).unwrap_or(&full);
-    format!("invalid attention record (column {}): {msg}", e.column())
+    let what = match e.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "the line is not JSON",
+        _ => "not the JSON object of a record",
+    };
+    format!("invalid attention record ({what}; column {}): {msg}", e.column())
 }
 
 #[cfg(test)]
@@ -179,6 +217,19 @@ mod tests {
         assert!(back.weights[0][1].is_nan());
         assert!(back.head_weights.unwrap()[0][0][1].is_nan());
         assert_eq!(back.weights[1], vec![1.0, 0.0]);
+    }
+
+    #[test]
+    fn weights_outside_zero_one_are_named_by_row_and_nan_passes() {
+        let mut r = record();
+        r.weights[1][0] = 1.0 + RANGE_TOLERANCE / 2.0;
+        r.weights[0][0] = f32::NAN;
+        assert!(check_range(&r).is_ok());
+        r.weights[1][1] = -0.01;
+        assert!(check_range(&r).unwrap_err().starts_with("weights row 1 holds -0.01 at column 1"));
+        let mut r = record();
+        r.head_weights = Some(vec![r.weights.clone(), vec![vec![0.5, 0.5], vec![2.0, 0.0]]]);
+        assert!(check_range(&r).unwrap_err().starts_with("head_weights[1] row 1 holds 2"));
     }
 
     #[test]

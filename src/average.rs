@@ -12,6 +12,7 @@ use tch::{Device, Kind, Tensor};
 
 /// The newest `last` snapshots of model directory `dir`, or all of them with `None`, oldest first.
 pub fn newest_snapshots(dir: &Path, last: Option<usize>) -> Result<Vec<PathBuf>> {
+    checkpoint::check_model_dir(dir)?;
     let all = snapshots(dir)?;
     let newest = &all[all.len().saturating_sub(last.unwrap_or(all.len()))..];
     if newest.is_empty() {

@@ -20,6 +20,7 @@ use crate::optim::Adam;
 use crate::train::train_step;
 use flops::FlopModel;
 use serde::Serialize;
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 use tch::{nn, Device, Kind, Tensor};
@@ -69,7 +70,14 @@ pub fn run(a: &BenchOptions, threads: usize, device: Device) -> Result<()> {
     if a.steps == 0 || a.batch == 0 || a.max_len == 0 {
         return Err(Error::Usage("bench: --steps, --batch and --max-len must be > 0".into()));
     }
-    let log = |msg: String| if a.json { eprintln!("{msg}") } else { println!("{msg}") };
+    let log = |msg: String| -> Result<()> {
+        if a.json {
+            eprintln!("{msg}");
+            Ok(())
+        } else {
+            print(&msg)
+        }
+    };
     let data = Data::load(a)?;
     let cfg = ModelConfig {
         emb_size: a.emb,
@@ -102,7 +110,7 @@ pub fn run(a: &BenchOptions, threads: usize, device: Device) -> Result<()> {
         data.src_vocab,
         data.tgt_vocab,
         params as f64 / 1e6
-    ));
+    ))?;
     let fm = FlopModel {
         emb: a.emb as f64,
         enc: a.hidden as f64,
@@ -121,12 +129,12 @@ pub fn run(a: &BenchOptions, threads: usize, device: Device) -> Result<()> {
         a.batch,
         trained.loss,
         rss_text()
-    ));
+    ))?;
     let mut rates = [0.0; DECODE_RUNS.len()];
     for (rate, &(batch, n)) in rates.iter_mut().zip(&DECODE_RUNS) {
         let (wall, cpu) = greedy_rate(&prepared, &data.test[..n.min(data.test.len())], batch, a.max_len)?;
         *rate = wall;
-        log(format!("greedy batch={batch}: {wall:.1} sentences/s ({cpu:.1} per CPU-second; peak RSS {})", rss_text()));
+        log(format!("greedy batch={batch}: {wall:.1} sentences/s ({cpu:.1} per CPU-second; peak RSS {})", rss_text()))?;
     }
     let gemm = flops::sgemm_flops_per_s(device);
     let model_flops = trained.tokens_per_s * trained.flops_per_token;
@@ -135,7 +143,7 @@ pub fn run(a: &BenchOptions, threads: usize, device: Device) -> Result<()> {
         trained.flops_per_token / 1e6,
         model_flops / 1e9,
         gemm / 1e9
-    ));
+    ))?;
     let report = Report {
         train_tokens_per_s: trained.tokens_per_s,
         greedy_b1_sentences_per_s: rates[0],
@@ -144,14 +152,17 @@ pub fn run(a: &BenchOptions, threads: usize, device: Device) -> Result<()> {
         mm_bound_fraction: model_flops / gemm,
     };
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string(&report).map_err(|e| Error::Serialize { what: "the report", source: e.into() })?
-        );
+        print(&serde_json::to_string(&report).map_err(|e| Error::Serialize { what: "the report", source: e.into() })?)
     } else {
-        print_table(&report);
+        print(&table(&report))
     }
-    Ok(())
+}
+
+/// Prints `text` and a newline to stdout; a closed stdout is an error (for the caller to end quietly on), not
+/// a panic.
+fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").and_then(|()| out.flush()).map_err(|e| Error::io("<stdout>", e))
 }
 
 /// The benchmark data as ids: training pairs and the test sources, in file order.
@@ -287,13 +298,17 @@ fn rss_text() -> String {
     peak_rss_mb().map_or_else(|| "n/a".to_string(), |m| format!("{m:.0} MiB"))
 }
 
-fn print_table(r: &Report) {
+/// The report as a table, after an empty line.
+fn table(r: &Report) -> String {
     let rss = peak_rss_mb().map_or_else(|| "n/a".to_string(), |m| format!("{m:.0}"));
-    println!();
-    println!("{:34} {:>12}", "figure", "value");
-    println!("{:34} {:>12.1}", "training target tokens/s", r.train_tokens_per_s);
-    println!("{:34} {:>12.1}", "greedy batch 1 sentences/s", r.greedy_b1_sentences_per_s);
-    println!("{:34} {:>12.1}", "greedy batch 128 sentences/s", r.greedy_b128_sentences_per_s);
-    println!("{:34} {:>12}", "peak RSS (MiB)", rss);
-    println!("{:34} {:>12.3}", "matmul-bound fraction (training)", r.mm_bound_fraction);
+    [
+        String::new(),
+        format!("{:34} {:>12}", "figure", "value"),
+        format!("{:34} {:>12.1}", "training target tokens/s", r.train_tokens_per_s),
+        format!("{:34} {:>12.1}", "greedy batch 1 sentences/s", r.greedy_b1_sentences_per_s),
+        format!("{:34} {:>12.1}", "greedy batch 128 sentences/s", r.greedy_b128_sentences_per_s),
+        format!("{:34} {:>12}", "peak RSS (MiB)", rss),
+        format!("{:34} {:>12.3}", "matmul-bound fraction (training)", r.mm_bound_fraction),
+    ]
+    .join("\n")
 }

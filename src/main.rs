@@ -14,9 +14,15 @@ fn main() {
     let threads = nmt::runtime::threads(cli.threads.map(|t| t as usize));
     nmt::runtime::limit_openmp_spinning(threads);
     nmt::runtime::keep_freed_memory();
-    if let Err(e) = cli::run(cli, threads) {
-        // Every variant's message already includes its cause (e.g. the OS error of an I/O failure).
-        eprintln!("error: {e}");
-        std::process::exit(1);
+    match cli::run(cli, threads) {
+        Ok(()) => {}
+        // The reader of the output went away (`nmt info ... | head -2`): it wanted no more, which is no
+        // failure. Every print to stdout goes through a writer that returns this error instead of panicking.
+        Err(nmt::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            // Every variant's message already includes its cause (e.g. the OS error of an I/O failure).
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
     }
 }

@@ -137,10 +137,21 @@ fn limit_reached(t: &TrainConfig, s: &TrainState) -> Option<StopReason> {
     }
 }
 
-/// Trains a model into `opts.out` (fresh, or continuing `last` with `opts.resume`).
+/// Trains a model into `opts.out` (fresh, or continuing `last` with `opts.resume`). `opts.out` must be new,
+/// empty or a model directory ([`checkpoint::prepare_run_dir`]); when this run created it and fails before
+/// saving any weights, it is removed again.
 pub fn train(config: Config, opts: &RunOptions) -> Result<Summary> {
+    let created = checkpoint::prepare_run_dir(&opts.out, opts.resume)?;
+    let result = train_in(config, opts);
+    if result.is_err() && created {
+        checkpoint::remove_unsaved(&opts.out);
+    }
+    result
+}
+
+/// [`train`] in the prepared directory `opts.out`, holding its lock.
+fn train_in(config: Config, opts: &RunOptions) -> Result<Summary> {
     let out = &opts.out;
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let _lock = DirLock::acquire(out)?;
     let mut config = config;
     if opts.resume && !out.join(LAST).exists() {

@@ -51,3 +51,23 @@ fn bench_json_prints_one_line_with_the_five_positive_figures() {
         assert!(value.is_some_and(|v| v > 0.0 && v.is_finite()), "{key} is not a positive number in {json}");
     }
 }
+
+#[test]
+fn bench_with_a_closed_stdout_ends_quietly() {
+    use std::process::Stdio;
+    let data = synthetic_corpus();
+    let mut child = Command::new(NMT)
+        .args(["--threads", "1", "--device", "cpu", "bench", "--data"])
+        .arg(data.path())
+        .args(["--steps", "2", "--emb", "8", "--hidden", "8", "--batch", "4", "--max-len", "3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before the first line is printed, so that printing it fails.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.is_empty(), "bench printed on stderr:\n{err}");
+}

@@ -7,13 +7,6 @@ mod cli_support;
 use cli_support::*;
 use std::path::Path;
 
-/// Asserts that `err` contains every needle.
-fn assert_mentions(err: &str, needles: &[&str]) {
-    for n in needles {
-        assert!(err.contains(n), "{n:?} missing from the message:\n{err}");
-    }
-}
-
 fn write(ws: &Workspace, name: &str, bytes: &[u8]) {
     std::fs::write(ws.path(name), bytes).unwrap();
 }
@@ -130,15 +123,6 @@ fn config_errors_name_the_key_or_field_and_what_is_allowed() {
     assert!(!ws.path("out/config.toml").exists());
 }
 
-/// Runs `cmd`; it must exit with code 1 without a panic. → its stderr.
-fn exits_1(cmd: &mut std::process::Command) -> String {
-    let out = cmd.output().unwrap();
-    assert_no_panic(&out);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{cmd:?}:\n{err}");
-    err
-}
-
 #[test]
 fn config_errors_say_where_the_value_came_from_and_suggest_keys() {
     let ws = Workspace::new(20);
@@ -170,20 +154,13 @@ fn config_errors_say_where_the_value_came_from_and_suggest_keys() {
         ),
     ];
     for (args, needles, absent) in cases {
-        let err = exits_1(ws.nmt(&["train", "--out", "out"]).args(*args));
+        let err = exits_with(ws.nmt(&["train", "--out", "out"]).args(*args), 1);
         assert_mentions(&err, needles);
         for a in *absent {
             assert!(!err.contains(a), "{a:?} in the message of {args:?}:\n{err}");
         }
     }
     assert!(!ws.path("out").exists());
-}
-
-/// A workspace with a tiny trained model in `m` (best and last saved at step 2).
-fn trained() -> Workspace {
-    let ws = Workspace::new(100);
-    ws.train("m", &["train.max_steps=2", "train.valid_every=2"]);
-    ws
 }
 
 /// A copy of the model directory `m` as `name`, changed by `edit`.
@@ -385,19 +362,6 @@ fn train_refuses_to_overwrite_a_run_and_resume_needs_one() {
         before + 2,
         "--config's train.max_steps=4 did not take the run from step 2 to step 4"
     );
-}
-
-/// `nmt ARGS` under `ulimit -f blocks` (512-byte blocks in POSIX sh).
-fn with_file_limit(ws: &Workspace, blocks: u64, args: &[&str]) -> std::process::Output {
-    let script = format!("ulimit -f {blocks} && exec \"$0\" \"$@\"");
-    let out = std::process::Command::new("sh")
-        .current_dir(ws.dir.path())
-        .args(["-c", &script, NMT, "--threads", "1", "--device", "cpu"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert_no_panic(&out);
-    out
 }
 
 #[test]

@@ -37,6 +37,8 @@ pub const SNAPSHOTS: &str = "snapshots";
 pub const METRICS: &str = "metrics.jsonl";
 pub const LOSS_PLOT: &str = "loss.png";
 const LOCK: &str = ".lock";
+/// The files of a model directory besides the snapshots, whose stale temp files the lock's taker removes.
+const FILES: [&str; 8] = [CONFIG_FILE, SRC_TOKENIZER, TGT_TOKENIZER, BEST, LAST, AVERAGED, METRICS, LOSS_PLOT];
 /// safetensors metadata key holding the JSON training state in `last`.
 pub const STATE_KEY: &str = "nmt.train_state";
 
@@ -80,15 +82,29 @@ pub struct Loaded {
     pub metadata: HashMap<String, String>,
 }
 
+/// Whether `dir` is a model directory: a directory holding `config.toml`.
+pub fn is_model_dir(dir: &Path) -> bool {
+    dir.join(CONFIG_FILE).is_file()
+}
+
+/// Checks that `dir` is a model directory, saying what it is instead: missing, not a directory, or a
+/// directory without `config.toml`.
+pub fn check_model_dir(dir: &Path) -> Result<()> {
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::model(dir, "no such model directory")),
+        Err(e) => Err(Error::io(dir, e)),
+        Ok(m) if !m.is_dir() => Err(Error::model(dir, "not a directory (expected a model directory)")),
+        Ok(_) if !is_model_dir(dir) => {
+            Err(Error::model(dir, format!("not a model directory: {CONFIG_FILE} is missing")))
+        }
+        Ok(_) => Ok(()),
+    }
+}
+
 /// Reads the config and tokenizers of `dir` and checks the tokenizers' hashes against the config.
 pub fn read_dir_meta(dir: &Path) -> Result<(Config, Tokenizer, Tokenizer)> {
+    check_model_dir(dir)?;
     let cfg_path = dir.join(CONFIG_FILE);
-    if !dir.is_dir() {
-        return Err(Error::model(dir, "no such model directory"));
-    }
-    if !cfg_path.exists() {
-        return Err(Error::model(dir, format!("not a model directory: {CONFIG_FILE} is missing")));
-    }
     let text = std::fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
     let config = Config::from_toml_str(&text, &cfg_path)?;
     let mut toks = Vec::new();
@@ -148,6 +164,63 @@ pub fn write_dir_meta(dir: &Path, config: &mut Config, src: &Tokenizer, tgt: &To
     write_atomic(&dir.join(CONFIG_FILE), config.to_toml_string()?.as_bytes())
 }
 
+/// Makes `dir` ready for a training run. A new run (`resume` false) takes a new directory (created here),
+/// an empty one (what a run killed before writing its config leaves — the lock, temp files of the model
+/// directory's files — counts as empty) or a model directory (whose weights, if any, the run itself refuses
+/// to overwrite); a non-empty directory of anything else is refused. A resumed run needs a model
+/// directory. → whether this call created `dir`.
+pub fn prepare_run_dir(dir: &Path, resume: bool) -> Result<bool> {
+    if resume {
+        check_model_dir(dir)?;
+        return Ok(false);
+    }
+    let created = crate::fsutil::create_dir(dir, "a model directory")?;
+    if created || is_model_dir(dir) {
+        return Ok(created);
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut others = Vec::new();
+    for entry in entries {
+        let name = entry.map_err(|e| Error::io(dir, e))?.file_name().to_string_lossy().into_owned();
+        if name != LOCK && !crate::fsutil::temp_target(&name).is_some_and(|t| FILES.contains(&t)) {
+            others.push(name);
+        }
+    }
+    if others.is_empty() {
+        return Ok(false);
+    }
+    others.sort();
+    let held = match others.len() {
+        n if n > 3 => format!("{}, … ({n} entries)", others[..3].join(", ")),
+        _ => others.join(", "),
+    };
+    Err(Error::model(
+        dir,
+        format!(
+            "not empty and not a model directory (no {CONFIG_FILE}; it holds {held}); train into a new or empty \
+             directory, or give a model directory with --resume"
+        ),
+    ))
+}
+
+/// Whether a run saved any weights in `dir` (`best`, `last` or a snapshot).
+pub fn holds_weights(dir: &Path) -> bool {
+    [BEST, LAST, SNAPSHOTS].iter().any(|f| dir.join(f).exists())
+}
+
+/// Removes model directory `dir` of a run that failed before saving any weights: the files a run writes
+/// before its first save (config, tokenizers, lock), then the directory itself. Anything else in it (or
+/// any weights) keeps the directory; nothing is reported, the run's own error is what matters.
+pub fn remove_unsaved(dir: &Path) {
+    if holds_weights(dir) {
+        return;
+    }
+    for file in [CONFIG_FILE, SRC_TOKENIZER, TGT_TOKENIZER, METRICS, LOSS_PLOT, LOCK] {
+        let _ = std::fs::remove_file(dir.join(file));
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
 /// An advisory lock on a model directory, released when dropped or when the process dies.
 pub struct DirLock {
     _file: std::fs::File,
@@ -166,8 +239,7 @@ impl DirLock {
         match file.try_lock() {
             Ok(()) => {
                 // No other writer can exist now: temp files are leftovers of a killed run.
-                let files = [CONFIG_FILE, SRC_TOKENIZER, TGT_TOKENIZER, BEST, LAST, AVERAGED, METRICS, LOSS_PLOT];
-                crate::fsutil::remove_stale_temps(dir, |name| files.contains(&name));
+                crate::fsutil::remove_stale_temps(dir, |name| FILES.contains(&name));
                 crate::fsutil::remove_stale_temps(&dir.join(SNAPSHOTS), |name| snapshot_step(name).is_some());
                 Ok(DirLock { _file: file })
             }

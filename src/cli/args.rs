@@ -12,7 +12,7 @@ use std::path::PathBuf;
 #[command(name = "nmt", version, about, propagate_version = true)]
 pub struct Cli {
     /// libtorch intra-op threads (default: the machine's cores).
-    #[arg(long, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, global = true, value_parser = at_least_one)]
     pub threads: Option<u64>,
     /// Where to compute: `auto` uses CUDA when libtorch sees a GPU.
     #[arg(long, global = true, value_enum, default_value_t = DeviceArg::Auto)]
@@ -27,6 +27,15 @@ pub enum DeviceArg {
     Auto,
     Cpu,
     Cuda,
+}
+
+/// A count that must be ≥ 1 (`--threads`, `--last`); clap puts the flag's name before the message.
+fn at_least_one(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("must be ≥ 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("must be a whole number ≥ 1".into()),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -195,10 +204,12 @@ pub struct HeatmapArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Draw the records saved by `nmt translate --attention-json` instead (no model needed).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["model", "text", "out"])]
     pub from_json: Option<PathBuf>,
-    /// Output directory for --from-json (one image per line, numbered in input order).
-    #[arg(long)]
+    /// Output directory for --from-json: one image per line, numbered in input order (`0001.png`, ...), and
+    /// index.html. A gallery drawn there before (index.html and images named by a number of four or more
+    /// digits) is removed first; other files stay.
+    #[arg(long, requires = "from_json", conflicts_with_all = ["model", "text", "out"])]
     pub out_dir: Option<PathBuf>,
     #[command(flatten)]
     pub decode: DecodeArgs,
@@ -232,7 +243,7 @@ pub struct AverageArgs {
     #[arg(long)]
     pub model: PathBuf,
     /// Average only the newest N snapshots (default: all that training kept).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "from")]
+    #[arg(long, value_parser = at_least_one, conflicts_with = "from")]
     pub last: Option<u64>,
     /// Average these weights files of the model instead of its snapshots (e.g. its best.safetensors and
     /// last.safetensors; repeatable).
@@ -276,6 +287,9 @@ pub enum CorpusCommand {
         /// Generator seed (the committed corpus uses 1).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Overwrite corpus files that differ from the ones generated (rewriting identical ones needs no flag).
+        #[arg(long)]
+        force: bool,
     },
 }
 

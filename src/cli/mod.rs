@@ -37,8 +37,8 @@ pub fn run(cli: Cli, threads: usize) -> Result<()> {
         Command::Info(a) => model_dir::info(a),
         Command::Average(a) => model_dir::average(a),
         Command::Bench(a) => nmt::bench::run(&a.options(), threads, device),
-        Command::Corpus(CorpusCommand::Toy { out, seed }) => {
-            nmt::data::toy::write(&out, seed)?;
+        Command::Corpus(CorpusCommand::Toy { out, seed, force }) => {
+            nmt::data::toy::write(&out, seed, force)?;
             eprintln!("wrote the toy corpus (seed {seed}) to {}", out.display());
             Ok(())
         }
@@ -75,7 +75,8 @@ fn read_stdin_lines() -> Result<Vec<String>> {
     read_text_lines(Path::new("/dev/stdin"))
 }
 
-/// Writes lines to `path` atomically, or to stdout.
+/// Writes lines to `path` atomically, or to stdout: the one way the binary prints results, so that a closed
+/// stdout is an `Error::Io` (which `main` recognises) and never a panic.
 fn write_lines(path: Option<&Path>, lines: &[String]) -> Result<()> {
     match path {
         Some(p) => write_atomic_with(p, |w| lines.iter().try_for_each(|l| writeln!(w, "{l}"))),

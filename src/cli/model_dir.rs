@@ -1,6 +1,7 @@
 //! `nmt info` (what a model directory holds) and `nmt average` (the mean of its weight snapshots).
 
 use super::args::{AverageArgs, InfoArgs};
+use super::write_lines;
 use nmt::checkpoint;
 use nmt::engine::ModelInfo;
 use nmt::error::{Error, Result};
@@ -11,36 +12,36 @@ pub fn info(a: InfoArgs) -> Result<()> {
     if a.json {
         let json =
             serde_json::to_string(&info).map_err(|e| Error::Serialize { what: "the model facts", source: e.into() })?;
-        println!("{json}");
-        return Ok(());
+        return write_lines(None, &[json]);
     }
+    let mut out = Vec::new();
     // The weights present are loaded, so that a broken file is reported.
     for &which in &info.checkpoints {
         if let Err(e) = checkpoint::load(&a.model, which, Device::Cpu) {
-            println!("unusable checkpoint: {e}");
+            out.push(format!("unusable checkpoint: {e}"));
         }
     }
-    println!("model directory: {}", a.model.display());
-    println!("parameters: {} ({:.2} M)", info.parameters, info.parameters as f64 / 1e6);
-    println!("vocabulary: source {} tokens, target {} tokens", info.vocab.src, info.vocab.tgt);
+    out.push(format!("model directory: {}", a.model.display()));
+    out.push(format!("parameters: {} ({:.2} M)", info.parameters, info.parameters as f64 / 1e6));
+    out.push(format!("vocabulary: source {} tokens, target {} tokens", info.vocab.src, info.vocab.tgt));
     let names: Vec<&str> = info.checkpoints.iter().map(|w| w.file()).collect();
-    println!("checkpoints: {}", if names.is_empty() { "none".into() } else { names.join(", ") });
+    out.push(format!("checkpoints: {}", if names.is_empty() { "none".into() } else { names.join(", ") }));
     if let Some(t) = &info.training {
         let best = t.best_bleu.map_or("none".to_string(), |b| format!("{b:.2} at step {}", t.best_step));
-        println!(
+        out.push(format!(
             "training: step {}, epoch {}, {:.1} min, {}; best dev BLEU {best}",
             t.step,
             t.epoch,
             t.minutes,
             if t.finished { "finished" } else { "not finished" }
-        );
+        ));
     }
     if !info.snapshots.is_empty() {
         let steps: Vec<String> = info.snapshots.iter().map(usize::to_string).collect();
-        println!("weight snapshots (for nmt average): steps {}", steps.join(", "));
+        out.push(format!("weight snapshots (for nmt average): steps {}", steps.join(", ")));
     }
-    println!("\n# config.toml\n{}", info.config.to_toml_string()?);
-    Ok(())
+    out.push(format!("\n# config.toml\n{}", info.config.to_toml_string()?));
+    write_lines(None, &out)
 }
 
 pub fn average(a: AverageArgs) -> Result<()> {

@@ -39,9 +39,10 @@ pub fn eval(a: EvalArgs, device: Device) -> Result<()> {
         write_lines(Some(out), &hyps)?;
     }
     if a.lowercase {
-        print_scores(&hyps, &refs, false, false)?;
+        print_scores(&hyps, &refs, false, false, Some("cased"))?;
+        return print_scores(&hyps, &refs, true, false, Some("lowercased"));
     }
-    print_scores(&hyps, &refs, a.lowercase, false)
+    print_scores(&hyps, &refs, false, false, None)
 }
 
 /// How an error or a log line names a corpus.
@@ -67,24 +68,22 @@ fn read_aligned(a: &Path, b: &Path) -> Result<(Vec<String>, Vec<String>)> {
     Ok((first, second))
 }
 
-fn print_scores(hyps: &[String], refs: &[String], lowercase: bool, json: bool) -> Result<()> {
+/// Prints BLEU and chrF (as text, each line followed by `label` when given, or as one JSON object).
+fn print_scores(hyps: &[String], refs: &[String], lowercase: bool, json: bool, label: Option<&str>) -> Result<()> {
     let bleu = metrics::bleu(hyps, refs, lowercase)?;
     let chrf = metrics::chrf(hyps, refs, lowercase)?;
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"bleu": bleu.score, "chrf": chrf.score, "lowercase": lowercase,
+    let lines = if json {
+        vec![serde_json::json!({"bleu": bleu.score, "chrf": chrf.score, "lowercase": lowercase,
                 "precisions": bleu.precisions, "bp": bleu.bp, "sys_len": bleu.sys_len, "ref_len": bleu.ref_len})
-        );
+        .to_string()]
     } else {
-        let case = if lowercase { " (lowercased)" } else { "" };
-        println!("{bleu}{case}");
-        println!("{chrf}{case}");
-    }
-    Ok(())
+        let label = label.map(|l| format!(" ({l})")).unwrap_or_default();
+        vec![format!("{bleu}{label}"), format!("{chrf}{label}")]
+    };
+    write_lines(None, &lines)
 }
 
 pub fn score(a: ScoreArgs) -> Result<()> {
     let (hyps, refs) = read_aligned(&a.hyp, &a.reference)?;
-    print_scores(&hyps, &refs, a.lowercase, a.json)
+    print_scores(&hyps, &refs, a.lowercase, a.json, a.lowercase.then_some("lowercased"))
 }

@@ -5,16 +5,19 @@ use super::args::{HeatmapArgs, ImageFormat};
 use super::{decode_options, flag, load_engine};
 use nmt::attention_json::{read_jsonl, AttentionRecord};
 use nmt::error::{Error, Result};
+use nmt::fsutil;
 use nmt::heatmap::{self, Font, Format, GalleryEntry, Style};
 use std::path::Path;
 use tch::Device;
 
-/// One image per non-empty record (`NNNN.png`, numbered by input line) and `index.html`.
-pub fn draw_gallery(dir: &Path, records: &[AttentionRecord], style: &Style) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+/// One image per non-empty record (`NNNN.png`, numbered by input line) and `index.html`, in place of the
+/// gallery a previous run wrote into `dir` (other files stay). → the number of images drawn.
+pub fn draw_gallery(dir: &Path, records: &[AttentionRecord], style: &Style) -> Result<usize> {
+    fsutil::create_dir(dir, "a directory for the heatmap gallery")?;
+    heatmap::clear_gallery(dir)?;
     let mut entries = Vec::new();
     for r in records.iter().filter(|r| !r.source.is_empty()) {
-        let name = format!("{:04}.{}", r.line + 1, style.format.extension());
+        let name = heatmap::image_name(r.line, style.format);
         heatmap::render(r, style, &dir.join(&name))?;
         entries.push(GalleryEntry {
             line: r.line,
@@ -23,7 +26,8 @@ pub fn draw_gallery(dir: &Path, records: &[AttentionRecord], style: &Style) -> R
             image: name,
         });
     }
-    heatmap::write_gallery(dir, &entries)
+    heatmap::write_gallery(dir, &entries)?;
+    Ok(entries.len())
 }
 
 fn style(a: &HeatmapArgs, out: Option<&Path>) -> Result<Style> {
@@ -44,8 +48,13 @@ pub fn heatmap(a: HeatmapArgs, device: Device) -> Result<()> {
         let dir = a.out_dir.as_ref().ok_or_else(|| Error::Usage("--from-json needs --out-dir DIR".into()))?;
         let style = style(&a, None)?;
         let records = read_jsonl(json)?;
-        draw_gallery(dir, &records, &style)?;
-        eprintln!("drew {} records into {}", records.len(), dir.display());
+        let drawn = draw_gallery(dir, &records, &style)?;
+        let skipped = match records.len() - drawn {
+            0 => String::new(),
+            1 => "; 1 empty line has no image".into(),
+            n => format!("; {n} empty lines have no image"),
+        };
+        eprintln!("drew {drawn} images into {}{skipped}", dir.display());
         return Ok(());
     }
     let (text, out) = match (&a.text, &a.out, a.model.is_empty()) {

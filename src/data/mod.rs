@@ -1,7 +1,8 @@
 //! Text → ids: the parallel corpus reader, the tokenizers, data preparation for training, batching and
-//! padding, and the toy-corpus generator.
+//! padding, the toy-corpus generator and the writer every corpus generator writes through.
 pub mod batch;
 pub mod corpus;
+pub mod generated;
 pub mod prepare;
 pub mod tokenizer;
 pub mod toy;

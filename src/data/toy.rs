@@ -8,8 +8,8 @@
 //! is deterministic for a seed (with its own small PRNG, SplitMix64), and the committed corpus is
 //! `generate(1)` byte for byte (a test checks it).
 
-use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use super::generated::write_corpus;
+use crate::error::Result;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -70,13 +70,10 @@ pub fn generate(seed: u64) -> ToyCorpus {
 }
 
 /// Writes `train.en train.fr dev.en dev.fr test.en test.fr` for `seed` into `dir` (created if
-/// needed), each file atomically.
-pub fn write(dir: &Path, seed: u64) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    for (name, content) in generate(seed).files() {
-        write_atomic(&dir.join(name), content.as_bytes())?;
-    }
-    Ok(())
+/// needed), each file atomically; a different corpus already there is only overwritten with `force`
+/// ([`write_corpus`]).
+pub fn write(dir: &Path, seed: u64, force: bool) -> Result<()> {
+    write_corpus(dir, &generate(seed).files(), force)
 }
 
 /// SplitMix64 (Steele, Lea & Flood, 2014), written out here rather than taken from `rand`: the
@@ -1043,7 +1040,7 @@ mod tests {
     fn write_creates_the_six_files_of_the_corpus() {
         let dir = tempfile::tempdir().expect("temp dir");
         let out = dir.path().join("nested");
-        write(&out, 5).expect("write");
+        write(&out, 5, false).expect("write");
         for (name, text) in generate(5).files() {
             let written = std::fs::read_to_string(out.join(&name)).expect("read back");
             assert!(written == text, "{name} differs");

@@ -1,10 +1,46 @@
 //! The gallery page: one self-contained `index.html` listing every sentence of a test set with its
-//! translation and its heatmap, so a person can scroll through them.
+//! translation and its heatmap, so a person can scroll through them; the images' names, by which a
+//! gallery written before into the same directory is recognised and cleared.
 
-use crate::error::Result;
+use super::Format;
+use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use std::fmt::Write as _;
 use std::path::Path;
+
+/// The gallery's page.
+pub const GALLERY_PAGE: &str = "index.html";
+
+/// The image of 0-based input line `line`: the 1-based line number with at least four digits, e.g.
+/// `0007.png`.
+pub fn image_name(line: usize, format: Format) -> String {
+    format!("{:04}.{}", line + 1, format.extension())
+}
+
+/// Whether `name` is one of the files a gallery is made of: [`GALLERY_PAGE`] or an image named as
+/// [`image_name`] names them (four or more digits, `.png` or `.svg`).
+fn is_gallery_file(name: &str) -> bool {
+    let image = |ext: &str| {
+        name.strip_suffix(ext).is_some_and(|digits| digits.len() >= 4 && digits.bytes().all(|b| b.is_ascii_digit()))
+    };
+    name == GALLERY_PAGE || image(".png") || image(".svg")
+}
+
+/// Removes the gallery a previous run wrote into `dir` — its page and its images, recognised by their
+/// names ([`is_gallery_file`]) — so that images of lines the new gallery lacks do not linger. Every
+/// other file is left alone. → how many files were removed.
+pub fn clear_gallery(dir: &Path) -> Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let is_file = entry.file_type().map_err(|e| Error::io(entry.path(), e))?.is_file();
+        if is_file && is_gallery_file(&entry.file_name().to_string_lossy()) {
+            std::fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
 
 /// One sentence of the gallery.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +57,7 @@ pub struct GalleryEntry {
 
 /// Writes `dir/index.html` (atomically) listing `entries` in the given order.
 pub fn write_gallery(dir: &Path, entries: &[GalleryEntry]) -> Result<()> {
-    write_atomic(&dir.join("index.html"), page(entries).as_bytes())
+    write_atomic(&dir.join(GALLERY_PAGE), page(entries).as_bytes())
 }
 
 fn page(entries: &[GalleryEntry]) -> String {
@@ -100,6 +136,25 @@ mod tests {
             translation: "la <b>voiture</b> & \"moi\"".into(),
             image: image.into(),
         }
+    }
+
+    #[test]
+    fn clearing_removes_the_page_and_the_numbered_images_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = [GALLERY_PAGE, "0001.png", "0012.svg", "12345.png", &image_name(41, Format::Svg)];
+        let theirs = ["001.png", "0001.jpg", "notes.html", "a0001.png", "0001.png.bak", "index.htm"];
+        for name in ours.iter().chain(&theirs) {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("0002.png")).unwrap();
+        assert_eq!(clear_gallery(dir.path()).unwrap(), ours.len());
+        let mut left: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        left.sort();
+        let mut expected: Vec<String> = theirs.iter().chain(&["0002.png"]).map(|s| s.to_string()).collect();
+        expected.sort();
+        assert_eq!(left, expected);
+        assert_eq!(image_name(41, Format::Svg), "0042.svg");
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod words;
 
 pub use colormap::viridis;
 pub use font::Font;
-pub use gallery::{write_gallery, GalleryEntry};
+pub use gallery::{clear_gallery, image_name, write_gallery, GalleryEntry, GALLERY_PAGE};
 pub use layout::{CAP, CELL};
 pub use words::merge_words;
 

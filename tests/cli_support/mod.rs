@@ -125,6 +125,42 @@ pub fn fails(cmd: &mut Command) -> String {
     text(&out.stderr)
 }
 
+/// Runs `cmd`; it must exit with `code` without a panic. → its stderr.
+pub fn exits_with(cmd: &mut Command, code: i32) -> String {
+    let out = cmd.output().unwrap();
+    assert_no_panic(&out);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{cmd:?}:\n{err}");
+    err
+}
+
+/// `nmt ARGS` under `ulimit -f blocks` (512-byte blocks in POSIX sh), run in the workspace.
+pub fn with_file_limit(ws: &Workspace, blocks: u64, args: &[&str]) -> Output {
+    let script = format!("ulimit -f {blocks} && exec \"$0\" \"$@\"");
+    let out = Command::new("sh")
+        .current_dir(ws.dir.path())
+        .args(["-c", &script, NMT, "--threads", "1", "--device", "cpu"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    out
+}
+
+/// Asserts that `text` contains every needle.
+pub fn assert_mentions(text: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(text.contains(n), "{n:?} missing from the message:\n{text}");
+    }
+}
+
+/// A workspace with a tiny trained model in `m` (best and last saved at step 2).
+pub fn trained() -> Workspace {
+    let ws = Workspace::new(100);
+    ws.train("m", &["train.max_steps=2", "train.valid_every=2"]);
+    ws
+}
+
 /// The records of a `metrics.jsonl` of one `kind` (`train` or `valid`), in file order.
 pub fn records(metrics: &Path, kind: &str) -> Vec<serde_json::Value> {
     std::fs::read_to_string(metrics)
