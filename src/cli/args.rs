@@ -146,6 +146,13 @@ pub struct TranslateArgs {
     /// Write one heatmap PNG per sentence and an index.html gallery into this directory.
     #[arg(long)]
     pub heatmaps: Option<PathBuf>,
+    /// Translate each line as soon as it is read and flush its translation, so another program can
+    /// keep `nmt` open as a co-process and send a line at a time (lines already waiting are
+    /// translated together, up to a batch). Writes to stdout only: not with --output,
+    /// --attention-json or --heatmaps. With --input, the file (e.g. a named pipe) is read the same
+    /// way. A terminal is always read like this when nothing is written to files.
+    #[arg(long, conflicts_with_all = ["output", "attention_json", "heatmaps"])]
+    pub stream: bool,
 }
 
 #[derive(Args, Debug)]

@@ -1,15 +1,16 @@
-//! `nmt translate`: lines in (a file, a pipe or a terminal), translations out, optionally with the
-//! attention as JSON lines and a heatmap gallery.
+//! `nmt translate`: lines in (a file, a pipe or a terminal), translations out — either all at the end
+//! of the input in batches, optionally with the attention as JSON lines and a heatmap gallery, or
+//! streamed, each line's translation flushed as soon as the line is read (`--stream`, and a terminal).
 
 use super::args::TranslateArgs;
 use super::show::draw_gallery;
 use super::{decode_options, flag, load_engine, read_stdin_lines, write_lines};
 use nmt::attention_json::AttentionRecord;
-use nmt::data::corpus::read_text_lines;
-use nmt::engine::{Decoding, Translation};
+use nmt::data::corpus::{read_text_lines, LineReader};
+use nmt::engine::{Decoding, Engine, Translation};
 use nmt::error::{Error, Result};
 use nmt::heatmap::Style;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use tch::Device;
 
 /// The output line of a translation: the best text, or with n-best the N texts and scores tab-separated.
@@ -23,18 +24,15 @@ fn output_line(t: &Translation, d: &Decoding) -> String {
 pub fn translate(a: TranslateArgs, device: Device) -> Result<()> {
     let d = decode_options(&a.decode, a.n_best)?.resolve(flag)?;
     let engine = load_engine(&a.model, &a.decode, device)?;
-    let interactive = a.input.is_none() && std::io::stdin().is_terminal();
-    if interactive && a.output.is_none() && a.attention_json.is_none() && a.heatmaps.is_none() {
-        // A person typing: translate and flush each line as soon as it is read.
-        let mut out = std::io::stdout();
-        for (i, line) in std::io::stdin().lock().lines().enumerate() {
-            let line = line.map_err(|e| Error::data("<stdin>", i + 1, e.to_string()))?;
-            let t = engine.translate_with(&[line], &d)?;
-            writeln!(out, "{}", output_line(&t[0], &d))
-                .and_then(|_| out.flush())
-                .map_err(|e| Error::io("<stdout>", e))?;
-        }
-        return Ok(());
+    let stdout_only = a.output.is_none() && a.attention_json.is_none() && a.heatmaps.is_none();
+    // A person typing at a terminal is served like a co-process (clap refuses --stream with the file
+    // outputs, which are written only once the input has ended).
+    if a.stream || (stdout_only && a.input.is_none() && std::io::stdin().is_terminal()) {
+        let lines = match &a.input {
+            Some(p) => LineReader::open(p)?,
+            None => LineReader::from_reader("<stdin>", std::io::stdin()),
+        };
+        return stream(&engine, &d, lines);
     }
     let lines = match &a.input {
         Some(p) => read_text_lines(p)?,
@@ -57,6 +55,37 @@ pub fn translate(a: TranslateArgs, device: Device) -> Result<()> {
     if let Some(dir) = &a.heatmaps {
         draw_gallery(dir, &records, &Style::default())?;
         eprintln!("heatmaps: {}", dir.join("index.html").display());
+    }
+    Ok(())
+}
+
+/// Translates lines as they arrive and flushes the translations: one line at a time, or together the
+/// lines already read in whole (at most a batch), so a line never waits for input that has not come.
+/// A read error is returned after the lines before it are translated.
+fn stream(engine: &Engine, d: &Decoding, mut lines: LineReader) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let mut group = Vec::with_capacity(d.batch_size);
+    let mut read_error = None;
+    while let Some(first) = lines.next_line()? {
+        group.clear();
+        group.push(first);
+        while group.len() < d.batch_size && lines.line_buffered() {
+            match lines.next_line() {
+                Ok(Some(line)) => group.push(line),
+                Ok(None) => break,
+                Err(e) => {
+                    read_error = Some(e);
+                    break;
+                }
+            }
+        }
+        for t in engine.translate_with(&group, d)? {
+            writeln!(out, "{}", output_line(&t, d)).map_err(|e| Error::io("<stdout>", e))?;
+        }
+        out.flush().map_err(|e| Error::io("<stdout>", e))?;
+        if let Some(e) = read_error {
+            return Err(e);
+        }
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Reading corpora: a parallel corpus (two aligned files `PREFIX.SRC` / `PREFIX.TGT`, or one
-//! TSV file) streamed pair by pair, plain one-sentence-per-line text files, and the filter that
-//! drops unusable pairs before training while counting what it dropped.
+//! TSV file) streamed pair by pair, plain one-sentence-per-line text files or streams, and the
+//! filter that drops unusable pairs before training while counting what it dropped.
 //!
 //! Every reader streams line by line through a bounded buffer (no whole-file read, at most
 //! [`MAX_LINE_BYTES`] per line), accepts UTF-8 with an optional byte-order mark and LF or CRLF
@@ -57,28 +57,43 @@ fn with_suffix(prefix: &Path, lang: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// A text file read one validated line at a time.
-struct LineReader {
+/// A text file or stream read one validated line at a time (the reader behind [`read_text_lines`]
+/// and [`PairReader`]); a line is returned as soon as its newline has been read, so a pipe that
+/// another program writes a line at a time can be read line by line.
+pub struct LineReader {
+    /// What errors name: the file, or e.g. `<stdin>`.
     path: PathBuf,
-    reader: BufReader<File>,
+    reader: BufReader<Box<dyn Read>>,
     /// Number of lines returned so far (so the 1-based number of the last one).
     line: usize,
     buf: Vec<u8>,
 }
 
 impl LineReader {
-    fn open(path: &Path) -> Result<LineReader> {
+    /// The lines of the file at `path`.
+    pub fn open(path: &Path) -> Result<LineReader> {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         if meta.is_dir() {
             return Err(Error::data(path, 0, "is a directory, expected a text file"));
         }
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        Ok(LineReader { path: path.to_path_buf(), reader: BufReader::new(file), line: 0, buf: Vec::new() })
+        Ok(LineReader::from_reader(path, file))
+    }
+
+    /// The lines of `reader` (e.g. standard input), its errors naming it `name` (e.g. `<stdin>`).
+    pub fn from_reader(name: impl Into<PathBuf>, reader: impl Read + 'static) -> LineReader {
+        LineReader { path: name.into(), reader: BufReader::new(Box::new(reader)), line: 0, buf: Vec::new() }
+    }
+
+    /// Whether the next line is already read in whole (its newline is buffered), so that
+    /// [`Self::next_line`] returns it without waiting for input.
+    pub fn line_buffered(&self) -> bool {
+        self.reader.buffer().contains(&b'\n')
     }
 
     /// The next line without its terminator, or `None` at the end of the file. A last line
-    /// without a final newline counts as a line.
-    fn next_line(&mut self) -> Result<Option<String>> {
+    /// without a final newline counts as a line. Errors name the file (or stream) and the line.
+    pub fn next_line(&mut self) -> Result<Option<String>> {
         self.buf.clear();
         // Room for the longest allowed line plus "\r\n": reading stops there, so a line without
         // newlines never grows the buffer past the cap.
