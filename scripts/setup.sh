@@ -24,9 +24,11 @@ else
     mkdir -p "$NMT_HOME"
     "$py" -m venv "$venv"
   fi
-  if ! "$venv/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$torch_version')" 2>/dev/null; then
-    log "installing torch==$torch_version into $venv (about 4.7 GB with its CUDA runtime wheels; a few minutes)"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "torch==$torch_version" numpy
+  # tokenizers and safetensors: scripts/torch_nmt.py (the PyTorch port of a model directory) and the
+  # fixture scripts; tokenizers 0.23 reads the JSON files of the Rust crate's same release.
+  if ! "$venv/bin/python" -c "import sys, torch, tokenizers, safetensors; sys.exit(torch.__version__.split('+')[0] != '$torch_version' or tokenizers.__version__ != '0.23.2' or safetensors.__version__ != '0.8.0')" 2>/dev/null; then
+    log "installing torch==$torch_version, tokenizers and safetensors into $venv (torch is about 4.7 GB with its CUDA runtime wheels; a few minutes)"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "torch==$torch_version" numpy tokenizers==0.23.2 safetensors==0.8.0
   fi
   read -r libtorch abi < <("$venv/bin/python" -c "import torch, os; print(os.path.dirname(torch.__file__), int(torch._C._GLIBCXX_USE_CXX11_ABI))")
 fi
