@@ -46,6 +46,9 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+# Sizes derived from a config, and the masked softmax: shared with the PyTorch port beside this script.
+from torch_nmt import attention_size, dir_size, masked_softmax, memory_size
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "model")
 
 PAD, BOS, EOS = 0, 2, 3
@@ -74,25 +77,6 @@ def model_config(**overrides):
     }
     cfg.update(overrides)
     return cfg
-
-
-def dir_size(cfg):
-    if cfg["encoder_hidden_size"]:
-        return cfg["encoder_hidden_size"]
-    return cfg["hidden_size"] // 2 if cfg["bidirectional"] else cfg["hidden_size"]
-
-
-def memory_size(cfg):
-    return dir_size(cfg) * (2 if cfg["bidirectional"] else 1)
-
-
-def attention_size(cfg):
-    return cfg["attention_size"] or cfg["hidden_size"]
-
-
-def masked_softmax(scores, mask):
-    """Padded positions get probability exactly 0."""
-    return scores.masked_fill(~mask, float("-inf")).softmax(-1)
 
 
 class Attention(nn.Module):

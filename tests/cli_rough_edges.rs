@@ -6,23 +6,13 @@
 mod cli_support;
 
 use cli_support::*;
-use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 /// Runs `cmd` with `input` on stdin and its stdout closed right after the start, before it can print:
 /// every print then fails with a broken pipe (reading a line first would let a short output fit the pipe's
 /// buffer, and the test could not fail). → its output (stdout empty).
 fn with_closed_stdout(cmd: &mut Command, input: &str) -> Output {
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    drop(child.stdout.take());
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_string();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
+    run_with_stdin(cmd, input, true)
 }
 
 #[test]

@@ -102,9 +102,20 @@ pub fn ok_with_stdin(cmd: &mut Command, input: &str) -> Output {
 
 /// Runs `cmd` with `input` on stdin (no panic allowed). → its output.
 pub fn with_stdin(cmd: &mut Command, input: &str) -> Output {
+    let out = run_with_stdin(cmd, input, false);
+    assert_no_panic(&out);
+    out
+}
+
+/// Runs `cmd` with `input` on stdin; with `close_stdout`, its stdout is closed right after the start, so
+/// that every print fails with a broken pipe. → its output.
+pub fn run_with_stdin(cmd: &mut Command, input: &str, close_stdout: bool) -> Output {
     use std::io::Write;
     use std::process::Stdio;
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    if close_stdout {
+        drop(child.stdout.take());
+    }
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_string();
     // Written from a thread so that a child filling its stdout pipe cannot deadlock the test.
@@ -113,7 +124,6 @@ pub fn with_stdin(cmd: &mut Command, input: &str) -> Output {
     });
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
-    assert_no_panic(&out);
     out
 }
 
