@@ -2,7 +2,7 @@
 //!
 //! Data flows one way: text → ids ([`data`]) → batches → [`model`] → ids ([`search`]) → text and
 //! pictures ([`heatmap`]). The [`Engine`] is a loaded model ready to translate, the one entry every face
-//! uses (the `nmt` binary's subcommands, validation inside [`train`], [`bench`], the server);
+//! uses (the `nmt` binary's subcommands, validation inside [`train`], [`bench`](mod@bench), the server);
 //! [`checkpoint`] owns the model directory.
 //!
 //! Load a model directory and translate a sentence:

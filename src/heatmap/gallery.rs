@@ -27,7 +27,7 @@ fn is_gallery_file(name: &str) -> bool {
 }
 
 /// Removes the gallery a previous run wrote into `dir` — its page and its images, recognised by their
-/// names ([`is_gallery_file`]) — so that images of lines the new gallery lacks do not linger. Every
+/// names (`is_gallery_file`) — so that images of lines the new gallery lacks do not linger. Every
 /// other file is left alone. → how many files were removed.
 pub fn clear_gallery(dir: &Path) -> Result<usize> {
     let mut removed = 0;
