@@ -210,6 +210,21 @@ fn corpus_toy_refuses_to_overwrite_a_different_corpus_without_force() {
 }
 
 #[test]
+fn corpus_planted_refuses_a_bad_position_and_a_different_corpus_without_force() {
+    let ws = Workspace::new(1);
+    let err = exits_with(&mut ws.nmt(&["corpus", "planted", "--out", "p", "--position", "5"]), 1);
+    assert_mentions(&err, &["--position 5", "0 to 4", "0-based"]);
+    assert!(!ws.path("p/train.src").exists(), "the refused run wrote");
+    ok(&mut ws.nmt(&["corpus", "planted", "--out", "p"]));
+    let before = std::fs::read(ws.path("p/train.src")).unwrap();
+    ok(&mut ws.nmt(&["corpus", "planted", "--out", "p", "--position", "3", "--seed", "1"]));
+    let err = exits_with(&mut ws.nmt(&["corpus", "planted", "--out", "p", "--position", "0"]), 1);
+    assert_mentions(&err, &["p holds a different corpus", "train.tgt", "config.toml", "--force"]);
+    assert_eq!(std::fs::read(ws.path("p/train.src")).unwrap(), before, "the refused run wrote");
+    ok(&mut ws.nmt(&["corpus", "planted", "--out", "p", "--position", "0", "--force"]));
+}
+
+#[test]
 fn train_out_takes_a_new_or_empty_directory_or_a_model_to_resume() {
     let ws = Workspace::new(100);
     std::fs::create_dir(ws.path("notes")).unwrap();

@@ -298,6 +298,23 @@ pub enum CorpusCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Write the planted-attention corpus and a config.toml that trains on it: sources of 5–15 tokens
+    /// from 20 letters, each target one word translating the source token at --position alone.
+    Planted {
+        /// Output directory (train/dev/test.{src,tgt} and config.toml).
+        #[arg(long)]
+        out: PathBuf,
+        /// The source position whose token decides the target, 0-based (the first token is 0); below 5,
+        /// the shortest sentence's length.
+        #[arg(long, default_value_t = nmt::data::planted::DEFAULT_POSITION)]
+        position: usize,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Overwrite corpus files that differ from the ones generated (rewriting identical ones needs no flag).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 impl BenchArgs {

@@ -42,6 +42,11 @@ pub fn run(cli: Cli, threads: usize) -> Result<()> {
             eprintln!("wrote the toy corpus (seed {seed}) to {}", out.display());
             Ok(())
         }
+        Command::Corpus(CorpusCommand::Planted { out, position, seed, force }) => {
+            nmt::data::planted::write(&out, position, seed, force)?;
+            eprintln!("wrote the planted corpus (position {position}, seed {seed}) to {}", out.display());
+            Ok(())
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! Writing a generated corpus (`nmt corpus toy`, and every generator to come) into a directory without
-//! destroying another corpus there: a file that exists with other content is only replaced when forced.
+//! Writing a generated corpus (`nmt corpus toy`, `nmt corpus planted`) into a directory without destroying
+//! another corpus there: a file that exists with other content is only replaced when forced. Also the
+//! layout of the split files every generator writes.
 
 use crate::error::{Error, Result};
 use crate::fsutil::{create_dir, write_atomic};
@@ -31,6 +32,25 @@ pub fn write_corpus(dir: &Path, files: &[(String, String)], force: bool) -> Resu
         write_atomic(&dir.join(name), content.as_bytes())?;
     }
     Ok(())
+}
+
+/// The files of parallel splits as (file name, content): `SPLIT.SRC_LANG` and `SPLIT.TGT_LANG` per split,
+/// one sentence per line, each line ended by `\n`.
+pub fn parallel_files(splits: &[(&str, &[(String, String)])], src_lang: &str, tgt_lang: &str) -> Vec<(String, String)> {
+    let mut files = Vec::with_capacity(2 * splits.len());
+    for (split, pairs) in splits {
+        let mut src = String::new();
+        let mut tgt = String::new();
+        for (s, t) in pairs.iter() {
+            src.push_str(s);
+            src.push('\n');
+            tgt.push_str(t);
+            tgt.push('\n');
+        }
+        files.push((format!("{split}.{src_lang}"), src));
+        files.push((format!("{split}.{tgt_lang}"), tgt));
+    }
+    files
 }
 
 #[cfg(test)]

@@ -5,10 +5,11 @@
 //! minutes and its attention heatmaps show real reorderings.
 //!
 //! Every English sentence the grammar can produce has exactly one French translation, generation
-//! is deterministic for a seed (with its own small PRNG, SplitMix64), and the committed corpus is
-//! `generate(1)` byte for byte (a test checks it).
+//! is deterministic for a seed (with the generators' own small PRNG, SplitMix64, in `rng.rs`), and
+//! the committed corpus is `generate(1)` byte for byte (a test checks it).
 
-use super::generated::write_corpus;
+use super::generated::{parallel_files, write_corpus};
+use super::rng::SplitMix64;
 use crate::error::Result;
 use std::collections::HashSet;
 use std::path::Path;
@@ -32,22 +33,9 @@ pub struct ToyCorpus {
 }
 
 impl ToyCorpus {
-    /// The six files of the corpus as (file name, content): one sentence per line, `\n` ends.
+    /// The six files of the corpus as (file name, content).
     fn files(&self) -> Vec<(String, String)> {
-        let mut files = Vec::with_capacity(6);
-        for (split, pairs) in [("train", &self.train), ("dev", &self.dev), ("test", &self.test)] {
-            let mut en = String::new();
-            let mut fr = String::new();
-            for (e, f) in pairs {
-                en.push_str(e);
-                en.push('\n');
-                fr.push_str(f);
-                fr.push('\n');
-            }
-            files.push((format!("{split}.en"), en));
-            files.push((format!("{split}.fr"), fr));
-        }
-        files
+        parallel_files(&[("train", &self.train[..]), ("dev", &self.dev), ("test", &self.test)], "en", "fr")
     }
 }
 
@@ -74,36 +62,6 @@ pub fn generate(seed: u64) -> ToyCorpus {
 /// ([`write_corpus`]).
 pub fn write(dir: &Path, seed: u64, force: bool) -> Result<()> {
     write_corpus(dir, &generate(seed).files(), force)
-}
-
-/// SplitMix64 (Steele, Lea & Flood, 2014), written out here rather than taken from `rand`: the
-/// committed corpus must stay regenerable byte for byte, and `rand` documents that `StdRng`'s
-/// algorithm may change between versions.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (multiply-shift; the bias, below n / 2^64, does not matter here).
-    fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-
-    /// True with probability `pct` / 100.
-    fn percent(&mut self, pct: usize) -> bool {
-        self.below(100) < pct
-    }
-
-    /// One item of a non-empty slice (every table and filter below is non-empty by construction).
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
