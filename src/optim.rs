@@ -1,6 +1,7 @@
 //! Adam with its state kept by us (tch's built-in optimizer cannot save its moments), so `last` holds
 //! the moments and `--resume` continues exactly; plus global gradient-norm clipping.
 
+use crate::error::Result;
 use tch::{nn::VarStore, Kind, Tensor};
 
 /// Adam (Kingma & Ba) with optional L2 weight decay, over the trainable variables of a `VarStore`.
@@ -70,21 +71,21 @@ impl Adam {
     }
 
     /// Scales all gradients so that their global L2 norm is at most `max_norm`; returns the norm before.
-    pub fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {
+    pub fn clip_grad_norm(&mut self, max_norm: f64) -> Result<f64> {
         let _guard = tch::no_grad_guard();
         let grads: Vec<Tensor> = self.slots.iter().map(|(_, p, _, _)| p.grad()).filter(|g| g.defined()).collect();
         if grads.is_empty() {
-            return 0.0;
+            return Ok(0.0);
         }
         let norms: Vec<Tensor> = grads.iter().map(|g| g.norm().to_kind(Kind::Float)).collect();
-        let total = f64::try_from(Tensor::stack(&norms, 0).norm()).unwrap_or(f64::NAN);
+        let total = f64::try_from(Tensor::stack(&norms, 0).norm())?;
         if max_norm > 0.0 && total > max_norm {
             let scale = max_norm / (total + 1e-6);
             for mut g in grads {
-                let _ = g.g_mul_scalar_(scale);
+                let _in_place = g.f_mul_scalar_(scale)?;
             }
         }
-        total
+        Ok(total)
     }
 
     /// The moments as named tensors (`adam.m.NAME`, `adam.v.NAME`) for the `last` checkpoint.

@@ -69,7 +69,7 @@ pub fn train_step(
     opt.zero_grad();
     loss.backward();
     if clip > 0.0 {
-        opt.clip_grad_norm(clip);
+        opt.clip_grad_norm(clip)?;
     }
     opt.update(lr);
     Ok(f64::try_from(&loss)?)
@@ -446,8 +446,7 @@ impl<'a> Trainer<'a> {
         let order: Vec<usize> = (0..dev.len()).collect();
         for chunk in order.chunks(64) {
             let batch = collate(dev, chunk, self.opts.device);
-            let loss =
-                f64::try_from(batch_loss(&self.model, &batch, 0.0, false)?.to_kind(Kind::Double)).unwrap_or(f64::NAN);
+            let loss = f64::try_from(batch_loss(&self.model, &batch, 0.0, false)?.to_kind(Kind::Double))?;
             total += loss * batch.ntokens as f64;
             tokens += batch.ntokens;
         }

@@ -72,7 +72,7 @@ fn check(case: &str) {
             );
         }
         if about.max_norm > 0.0 {
-            let norm = Tensor::from_slice(&[adam.clip_grad_norm(about.max_norm)]);
+            let norm = Tensor::from_slice(&[adam.clip_grad_norm(about.max_norm).unwrap()]);
             let err = scaled_error(&norm, get(&format!("out.norm.{k}")), 0.0);
             assert!(err <= TOLERANCE, "{case} step {k}: gradient norm off by {err:e}");
         }
