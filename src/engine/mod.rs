@@ -133,7 +133,14 @@ impl Engine {
     /// Sentences are decoded longest first in batches of `opts.batch_size`, so a line's translation does
     /// not depend on the others (batching is padding-invariant).
     pub fn translate(&self, lines: &[String], opts: &DecodeOptions) -> Result<Vec<Translation>> {
-        self.translate_with(lines, &opts.resolve(|field| field.to_string())?)
+        self.translate_with(lines, &self.resolve(opts, |field| field.to_string())?)
+    }
+
+    /// The decoding `opts` ask for, unset choices filled with this model's defaults and all checked;
+    /// `name` spells an option as the caller's user writes it (see [`DecodeOptions::resolve`]). Every
+    /// face resolves through here, so that the model's own defaults reach them all.
+    pub fn resolve(&self, opts: &DecodeOptions, name: impl Fn(&str) -> String) -> Result<Decoding> {
+        opts.resolve(name)
     }
 
     /// [`Self::translate`] with options already resolved.
