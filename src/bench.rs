@@ -119,8 +119,8 @@ pub fn run(a: &BenchOptions, threads: usize, device: Device) -> Result<()> {
         vocab: data.tgt_vocab as f64,
     };
     let trained = train(&model, &vs, &data.pairs, &draws, a.batch, fm, device)?;
-    // Decode weights laid out once with the vocabulary tables, as a translation service would.
-    let prepared = Prepared::new(vs, model, true);
+    // Decode weights laid out once, as `Engine::load` does: the benchmark times the path users run.
+    let prepared = Prepared::new(vs, model);
     log(format!(
         "train: {:.0} target tokens/s ({:.0} per CPU-second; {} steps, batch {}, loss {:.3}; peak RSS {})",
         trained.tokens_per_s,

@@ -140,7 +140,9 @@ fn beam_hypotheses_do_not_depend_on_batch_neighbours() {
             for (batch, row) in batchings() {
                 let rows: Vec<&[i64]> = batch.iter().map(|s| s.as_slice()).collect();
                 let (src, lengths) = pad(&rows, Device::Cpu);
-                let hyps = beam_search(&model, &src, &lengths, cfg).unwrap().swap_remove(row);
+                let hyps = beam_search(&model, &model.decoder.decode_weights(true), &src, &lengths, cfg)
+                    .unwrap()
+                    .swap_remove(row);
                 match &reference {
                     None => reference = Some(hyps),
                     Some(h0) => {

@@ -81,7 +81,14 @@ fn test_batch(t: &Trained) -> (Tensor, Tensor) {
 
 fn beam(t: &Trained, beam: usize, n_best: usize, alpha: f64) -> Vec<Vec<Hypothesis>> {
     let (src, lengths) = test_batch(t);
-    beam_search(&t.model, &src, &lengths, BeamConfig { beam, n_best, alpha, max_len: MaxLen::default() }).unwrap()
+    beam_search(
+        &t.model,
+        &t.model.decoder.decode_weights(true),
+        &src,
+        &lengths,
+        BeamConfig { beam, n_best, alpha, max_len: MaxLen::default() },
+    )
+    .unwrap()
 }
 
 /// Greedy search over a padded batch with the model's decode weights.
@@ -247,8 +254,14 @@ fn beam_scores_and_weights_are_the_models_own_for_every_decoder_state_kind() {
             let vs = nn::VarStore::new(Device::Cpu);
             let model = Seq2Seq::new(&vs.root(), &cfg, 23, 19);
             let max_len = MaxLen { ratio: 1.0, extra: 4, cap: 300 };
-            let hyps =
-                beam_search(&model, &src, &lengths, BeamConfig { beam: 4, n_best: 4, alpha: 1.0, max_len }).unwrap();
+            let hyps = beam_search(
+                &model,
+                &model.decoder.decode_weights(true),
+                &src,
+                &lengths,
+                BeamConfig { beam: 4, n_best: 4, alpha: 1.0, max_len },
+            )
+            .unwrap();
             for (i, (sentence, hs)) in sentences.iter().zip(&hyps).enumerate() {
                 for (n, h) in hs.iter().enumerate() {
                     let what =
@@ -272,7 +285,14 @@ fn a_beam_wider_than_half_the_vocabulary_still_searches() {
     let (src, lengths) = pad(&[sentence.as_slice()], Device::Cpu);
     for beam in [10, 19, 30] {
         let max_len = MaxLen { ratio: 1.0, extra: 2, cap: 300 };
-        let hyps = beam_search(&model, &src, &lengths, BeamConfig { beam, n_best: beam, alpha: 1.0, max_len }).unwrap();
+        let hyps = beam_search(
+            &model,
+            &model.decoder.decode_weights(true),
+            &src,
+            &lengths,
+            BeamConfig { beam, n_best: beam, alpha: 1.0, max_len },
+        )
+        .unwrap();
         assert!(!hyps[0].is_empty(), "beam {beam}: no hypothesis");
         for (n, h) in hyps[0].iter().enumerate() {
             assert_forced_agrees(&format!("beam {beam}, hypothesis {n}"), &model, &sentence, h);

@@ -39,10 +39,11 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Takes a model and the store of its variables. With `vocabulary_tables` the per-token tables are
-    /// built too (worth their cost only when many batches are decoded).
-    pub fn new(vs: nn::VarStore, model: Seq2Seq, vocabulary_tables: bool) -> Prepared {
-        let weights = model.decoder.decode_weights(vocabulary_tables);
+    /// Takes a model and the store of its variables, and lays out its decode weights once, vocabulary
+    /// tables included: for the Multi30k recipe model (V = 4000) they cost about as much as
+    /// TODO_TABLE_COST at load and save that per step.
+    pub fn new(vs: nn::VarStore, model: Seq2Seq) -> Prepared {
+        let weights = model.decoder.decode_weights(true);
         let device = vs.device();
         Prepared { vs, model, weights, device }
     }
@@ -53,7 +54,7 @@ impl Prepared {
         let mut copy = nn::VarStore::new(vs.device());
         let model = Seq2Seq::new(&copy.root(), cfg, src_vocab as i64, tgt_vocab as i64);
         copy.copy(vs)?;
-        Ok(Prepared::new(copy, model, false))
+        Ok(Prepared::new(copy, model))
     }
 
     pub fn model(&self) -> &Seq2Seq {
@@ -78,13 +79,13 @@ impl Prepared {
             return Ok(hyps.into_iter().map(|h| vec![h]).collect());
         }
         let cfg = BeamConfig { beam: d.beam, n_best: d.n_best, alpha: d.length_penalty, max_len: d.max_len };
-        beam_search(&self.model, &src, &lengths, cfg)
+        beam_search(&self.model, &self.weights, &src, &lengths, cfg)
     }
 
     /// Greedy decoding of exactly `steps` steps, not stopping at EOS: the benchmark's fixed workload.
     pub fn greedy_steps(&self, rows: &[&[i64]], steps: usize) -> Result<()> {
         let (src, lengths) = pad(rows, self.device);
-        run_greedy(&self.model, &self.weights, &src, &lengths, steps, false)?;
+        run_greedy(&self.model, &self.weights, &src, &lengths, &vec![steps; rows.len()], false)?;
         Ok(())
     }
 }
@@ -102,7 +103,7 @@ impl Engine {
     /// Loads model directory `dir` with the weights, device and precision of `opts`.
     pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Engine> {
         let loaded = checkpoint::load(dir, opts.checkpoint, opts.device)?;
-        let prepared = Prepared::new(loaded.vs, loaded.model, false);
+        let prepared = Prepared::new(loaded.vs, loaded.model);
         let info = ModelInfo::of_dir(dir, &loaded.config, prepared.parameters(), &loaded.src_tok, &loaded.tgt_tok)?;
         Ok(Engine { prepared, src_tok: loaded.src_tok, tgt_tok: loaded.tgt_tok, config: loaded.config, info })
     }

@@ -63,6 +63,31 @@ pub(super) struct RowGroup {
     table: Tensor,
 }
 
+impl StepPlan {
+    /// The plan for the batch rows `kept` (ascending positions in this plan's batch), in that order:
+    /// each group keeps its own rows' tables (no projection is redone), empty groups vanish.
+    pub fn select_rows(&self, kept: &[i64]) -> StepPlan {
+        let Some(groups) = &self.groups else { return StepPlan { groups: None } };
+        let mut start = 0;
+        let mut selected = Vec::with_capacity(groups.len());
+        for g in groups {
+            let local: Vec<i64> =
+                kept.iter().filter(|&&r| r >= g.start && r < g.start + g.rows).map(|r| r - g.start).collect();
+            let rows = local.len() as i64;
+            if rows == 0 {
+                continue;
+            }
+            let table = match rows == g.rows {
+                true => g.table.shallow_clone(),
+                false => g.table.index_select(0, &Tensor::from_slice(&local).to(g.table.device())),
+            };
+            selected.push(RowGroup { start, rows, len: g.len, table });
+            start += rows;
+        }
+        StepPlan { groups: Some(selected) }
+    }
+}
+
 impl RowGroup {
     /// The groups' tables weighted by one step's attention weights `[B, S]` and summed over the
     /// memory → `[B, 3H + V]`: the context's contributions to the input gates (first 3H columns) and
