@@ -7,7 +7,7 @@
 //! `test_2016_flickr` at batch 1 (first 200 sentences) and batch 128 (all). The decoding runs through
 //! the engine's id-level core ([`Prepared`]), the path that `nmt translate` takes.
 
-mod flops;
+pub mod flops;
 mod vocab;
 
 use crate::config::{AttentionKind, DecoderKind, ModelConfig};

@@ -57,6 +57,9 @@ pub enum Command {
     Average(AverageArgs),
     /// Throughput benchmark, the same measurement as ../shared/bench/torch_ref.py.
     Bench(BenchArgs),
+    /// The matmul FLOPs of decoding a translated file with a model, and this machine's sgemm FLOP/s on
+    /// the --threads given, as one JSON line (scripts/bench-translate.sh's fraction of the sgemm bound).
+    DecodeFlops(DecodeFlopsArgs),
     /// Corpus tools.
     #[command(subcommand)]
     Corpus(CorpusCommand),
@@ -282,6 +285,22 @@ pub struct BenchArgs {
     /// Print only one JSON line on stdout (logs go to stderr).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DecodeFlopsArgs {
+    /// Model directory (its config.toml and tokenizers).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The source text, one sentence a line.
+    #[arg(long)]
+    pub source: PathBuf,
+    /// Its translation, one line per source line (the 1-best, as `nmt translate` prints it).
+    #[arg(long)]
+    pub translation: PathBuf,
+    /// Decoder rows per step: the beam size (1 for greedy).
+    #[arg(long, default_value_t = 1)]
+    pub beam: usize,
 }
 
 #[derive(Subcommand, Debug)]

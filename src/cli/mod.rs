@@ -2,6 +2,7 @@
 //! flags into library calls (the engine for anything that translates) and results into output.
 
 pub mod args;
+mod flops;
 mod model_dir;
 mod score;
 mod show;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli, threads: usize) -> Result<()> {
         Command::Info(a) => model_dir::info(a),
         Command::Average(a) => model_dir::average(a),
         Command::Bench(a) => nmt::bench::run(&a.options(), threads, device),
+        Command::DecodeFlops(a) => flops::decode_flops(a, device),
         Command::Corpus(CorpusCommand::Toy { out, seed, force }) => {
             nmt::data::toy::write(&out, seed, force)?;
             eprintln!("wrote the toy corpus (seed {seed}) to {}", out.display());

@@ -5,9 +5,9 @@
 //! hypothesis, until `k` are live or `k` have finished (then the sentence is done). The walk is computed
 //! with cumulative counts, not a host loop. Every step records its candidates (token, score, parent row)
 //! and its rows' attention weights; finished hypotheses are rebuilt by backtracking once at the end.
-//! Done sentences leave the batch.
+//! Done sentences leave the batch (in groups, see [`LEAVE_SHARE`](super::LEAVE_SHARE)).
 
-use super::{heads_by_head, HostWeights, Hypothesis, MaxLen, Rows};
+use super::{heads_by_head, worth_leaving, HostWeights, Hypothesis, MaxLen, Rows};
 use crate::data::tokenizer::{BOS, EOS};
 use crate::error::Result;
 use crate::model::decoder::DecodeWeights;
@@ -104,7 +104,7 @@ pub fn beam_search(
         let (fin_before, live_before) = (before(&fin), before(&live));
         let taken = valid.logical_and(&live_before.lt(k)).logical_and(&(fin_before + n_finished.view([a, 1])).lt(k));
         let (take_fin, take_live) = (taken.logical_and(&fin), taken.logical_and(&live));
-        n_finished = n_finished + take_fin.sum_dim_intlist(1, false, Kind::Int64);
+        n_finished += take_fin.sum_dim_intlist(1, false, Kind::Int64);
         // The live candidates fill their sentence's rows in order; the others go to a spare column k.
         let slot = live_before.where_scalarother(&take_live, k);
         let fill = |init: Tensor, src: &Tensor| init.scatter(1, &slot, src).narrow(1, 0, k);
@@ -124,12 +124,18 @@ pub fn beam_search(
             weights: step.attended.weights,
             heads: step.attended.head_weights,
         });
+        // A done sentence keeps no live hypothesis, so that it proposes nothing until its rows leave.
+        let next_scores = next_scores.masked_fill(&done.view([a, 1]), f64::NEG_INFINITY);
         let done = Vec::<bool>::try_from(&done)?;
-        if done.iter().all(|&d| d) {
+        let n_done = done.iter().filter(|&&d| d).count();
+        if n_done == done.len() {
             break;
         }
-        // Rows continue from their parents; the rows of done sentences leave the batch.
-        let kept: Vec<i64> = (0..a).filter(|&s| !done[s as usize]).collect();
+        // Rows continue from their parents; the rows of done sentences leave the batch when enough are.
+        let kept: Vec<i64> = match worth_leaving(n_done, done.len()) {
+            true => (0..a).filter(|&s| !done[s as usize]).collect(),
+            false => (0..a).collect(),
+        };
         let (origin, next_scores, next_y, next_back) = if kept.len() as i64 == a {
             (origin, next_scores, next_y, next_back)
         } else {

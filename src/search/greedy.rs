@@ -2,7 +2,7 @@
 //! its sentence is finished (EOS emitted or its length limit reached), so the recurrence runs only on
 //! the sentences still decoding.
 
-use super::{heads_by_head, HostWeights, Hypothesis, MaxLen, Rows};
+use super::{heads_by_head, worth_leaving, HostWeights, Hypothesis, MaxLen, Rows};
 use crate::data::tokenizer::{BOS, EOS};
 use crate::error::Result;
 use crate::model::decoder::DecodeWeights;
@@ -73,7 +73,7 @@ pub fn run_greedy(
         if done.iter().all(|&d| d) {
             break;
         }
-        if done.iter().any(|&d| d) {
+        if worth_leaving(done.iter().filter(|&&d| d).count(), done.len()) {
             let kept: Vec<i64> = (0..done.len() as i64).filter(|&r| !done[r as usize]).collect();
             let index = Tensor::from_slice(&kept).to(device);
             y = y.index_select(0, &index);
@@ -103,9 +103,9 @@ pub fn greedy(
     let weights: Vec<Tensor> = run.iter().map(|e| e.weights.shallow_clone()).collect();
     let heads: Vec<Tensor> = run.iter().filter_map(|e| e.head_weights.as_ref().map(Tensor::shallow_clone)).collect();
     let host = HostWeights::new(&weights, &heads)?;
-    let mut hyps: Vec<(Hypothesis, Vec<Vec<Vec<f32>>>, bool)> = (0..lens.len())
-        .map(|_| (Hypothesis { tokens: vec![], score: 0.0, weights: vec![], head_weights: None }, vec![], false))
-        .collect();
+    // Per row: its hypothesis, its per-step head weights `[T][heads][S]`, and whether it is finished.
+    let empty = || Hypothesis { tokens: vec![], score: 0.0, weights: vec![], head_weights: None };
+    let mut hyps: Vec<_> = (0..lens.len()).map(|_| (empty(), Vec::new(), false)).collect();
     let mut r = 0;
     for e in &run {
         for &i in &e.rows {

@@ -58,6 +58,15 @@ pub fn length_penalty(len: usize, alpha: f64) -> f64 {
     ((5.0 + len as f64) / 6.0).powf(alpha)
 }
 
+/// Rows leave the batch only once at least `1/LEAVE_SHARE` of them are done: each time they leave,
+/// the keys are copied (about as much memory as one step's attention reads), so rows leave in groups.
+const LEAVE_SHARE: usize = 4;
+
+/// Whether `done` of `rows` rows are enough to leave the batch now (see [`LEAVE_SHARE`]).
+fn worth_leaving(done: usize, rows: usize) -> bool {
+    done > 0 && done * LEAVE_SHARE >= rows
+}
+
 /// What the decoder reads per batch row while a batch decodes: the attention keys, the recurrent state
 /// and the step plan. Rows of finished sentences leave through [`Rows::keep`].
 struct Rows {
