@@ -42,24 +42,15 @@ impl Server {
     /// Starts `nmt serve --port 0 ARGS` (`--model` the toy model unless ARGS name models) and waits for
     /// its first stderr line, which must be `listening on http://127.0.0.1:PORT`.
     fn start(args: &[&str]) -> Server {
-        let mut cmd = Command::new(NMT);
-        cmd.args(["--threads", "1", "--device", "cpu", "serve", "--port", "0"]);
-        if !args.contains(&"--model") {
-            cmd.arg("--model").arg(model_dir());
-        }
-        let mut child = cmd.args(args).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
-        let (first_tx, first_rx) = mpsc::channel();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stderr).lines();
-            let _ = first_tx.send(lines.next().and_then(Result::ok));
-            for line in lines.map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let first = first_rx.recv_timeout(Duration::from_secs(60)).unwrap().expect("the server printed nothing");
+        let mut all = vec!["--port", "0"];
+        all.extend_from_slice(args);
+        let (child, first, log) = spawn(&all);
+        Server::listening(child, first, log)
+    }
+
+    /// The server `spawn` started, once it says where it listens.
+    fn listening(child: Child, first: mpsc::Receiver<Option<String>>, log: Arc<Mutex<Vec<String>>>) -> Server {
+        let first = first.recv_timeout(Duration::from_secs(60)).unwrap().expect("the server printed nothing");
         let port = first
             .strip_prefix("listening on http://127.0.0.1:")
             .unwrap_or_else(|| panic!("first stderr line: {first:?}"))
@@ -98,6 +89,30 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Spawns `nmt serve ARGS` (`--model` the toy model unless ARGS name models): the child, its first
+/// stderr line when it comes, and the lines after it.
+#[allow(clippy::type_complexity)]
+fn spawn(args: &[&str]) -> (Child, mpsc::Receiver<Option<String>>, Arc<Mutex<Vec<String>>>) {
+    let mut cmd = Command::new(NMT);
+    cmd.args(["--threads", "1", "--device", "cpu", "serve"]);
+    if !args.contains(&"--model") {
+        cmd.arg("--model").arg(model_dir());
+    }
+    let mut child = cmd.args(args).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let (first_tx, first_rx) = mpsc::channel();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let stderr = child.stderr.take().unwrap();
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stderr).lines();
+        let _ = first_tx.send(lines.next().and_then(Result::ok));
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    (child, first_rx, log)
 }
 
 impl Drop for Server {
@@ -604,4 +619,38 @@ fn start_up_stops_naming_a_model_that_cannot_be_served() {
             assert!(stderr.contains(&w), "{models:?}: {stderr:?} lacks {w:?}");
         }
     }
+}
+
+#[test]
+fn health_says_loading_until_every_model_has_loaded() {
+    // The model's weights file is a named pipe: loading blocks on it until the test writes the weights.
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["config.toml", "tokenizer.src.json", "tokenizer.tgt.json"] {
+        std::fs::copy(model_dir().join(f), dir.path().join(f)).unwrap();
+    }
+    let weights = dir.path().join("best.safetensors");
+    let fifo = std::ffi::CString::new(weights.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let model = format!("slow={}", dir.path().display());
+    let (child, first, log) = spawn(&["--model", &model, "--port", &port.to_string()]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the server never bound port {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let h = request(port, "GET", "/health", b"");
+    assert_eq!((h.status, h.json()), (503, json!({"status": "loading", "waiting": 0, "decoded": 0, "dropped": 0})));
+    let t = request(port, "POST", "/v1/translate", br#"{"text": "the dog."}"#);
+    assert_eq!(t.status, 503);
+    assert!(t.json()["error"].as_str().unwrap().contains("still loading"), "{}", t.text());
+    assert!(first.try_recv().is_err(), "nothing is printed before the models have loaded");
+    std::fs::write(&weights, std::fs::read(model_dir().join("best.safetensors")).unwrap()).unwrap();
+    let server = Server::listening(child, first, log);
+    assert_eq!(server.port, port);
+    let (status, h) = server.get("/health");
+    assert_eq!((status, &h["status"]), (200, &json!("ok")));
+    let (status, t) = server.post("/v1/translate", &json!({"text": "the red car is not fast."}));
+    assert_eq!((status, &t["model"]), (200, &json!("slow")));
 }
