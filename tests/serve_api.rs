@@ -291,6 +291,17 @@ fn every_route_answers_in_its_documented_shape() {
     assert_eq!(png.status, 200, "{}", png.text());
     assert_eq!(png.header("content-type").as_deref(), Some("image/png"));
     assert!(png.body.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let drawn = tempfile::tempdir().unwrap();
+    let out = drawn.path().join("h.png");
+    let cli = Command::new(NMT)
+        .args(["--threads", "1", "--device", "cpu", "heatmap", "--text", sentence, "--model"])
+        .arg(&dir)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
+    assert!(png.body == std::fs::read(&out).unwrap(), "/v1/heatmap draws what nmt heatmap draws");
     let svg = server.request(
         "POST",
         "/v1/heatmap",

@@ -42,8 +42,9 @@ impl RequestBody for TranslateRequest {
     const OBJECT: bool = true;
 }
 
-/// One sentence or a list of them. (`Serialize` is derived for its `untagged` shape, which the OpenAPI
-/// schema is generated from; reading it is hand-written below for a clearer error message.)
+// `Serialize` is derived for its `untagged` shape, which the OpenAPI schema is generated from; reading it
+// is hand-written below, for a clearer error message than serde's untagged enums give.
+/// One sentence or a list of them.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum Text {
