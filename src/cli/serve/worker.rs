@@ -36,7 +36,7 @@ pub struct Decoded {
 /// Sentence counts of one model, for `/health`.
 #[derive(Default)]
 pub struct Counters {
-    /// Sentences queued and not yet taken by the worker.
+    /// Sentences queued or being gathered into a batch: not decoding yet.
     pub waiting: AtomicUsize,
     pub decoded: AtomicU64,
     /// Sentences whose requester went away before they were decoded.
@@ -115,13 +115,10 @@ fn gather(jobs: &mpsc::Receiver<Job>, b: Batching) -> Option<Vec<Job>> {
     while sentences < b.max_batch {
         let left = deadline.saturating_duration_since(Instant::now());
         // Whatever is already queued joins even when the wait is over (or is 0).
-        match if left.is_zero() { jobs.try_recv().map_err(|_| ()) } else { jobs.recv_timeout(left).map_err(|_| ()) } {
-            Ok(job) => {
-                sentences += job.lines.len();
-                batch.push(job);
-            }
-            Err(()) => break,
-        }
+        let next = if left.is_zero() { jobs.try_recv().ok() } else { jobs.recv_timeout(left).ok() };
+        let Some(job) = next else { break };
+        sentences += job.lines.len();
+        batch.push(job);
     }
     Some(batch)
 }
