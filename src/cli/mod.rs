@@ -5,6 +5,7 @@ pub mod args;
 mod flops;
 mod model_dir;
 mod score;
+mod serve;
 mod show;
 mod train;
 mod translate;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli, threads: usize) -> Result<()> {
         Command::Average(a) => model_dir::average(a),
         Command::Bench(a) => nmt::bench::run(&a.options(), threads, device),
         Command::DecodeFlops(a) => flops::decode_flops(a, device),
+        Command::Serve(a) => serve::serve(a, threads, device),
         Command::Corpus(CorpusCommand::Toy { out, seed, force }) => {
             nmt::data::toy::write(&out, seed, force)?;
             eprintln!("wrote the toy corpus (seed {seed}) to {}", out.display());
