@@ -261,8 +261,8 @@ pub struct AverageArgs {
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Folder with train.SRC/TGT and test_2016_flickr.SRC (e.g. ../shared/corpora/multi30k).
-    #[arg(long)]
-    pub data: PathBuf,
+    #[arg(long, required_unless_present = "kernels")]
+    pub data: Option<PathBuf>,
     #[arg(long, default_value = "de")]
     pub src: String,
     #[arg(long, default_value = "en")]
@@ -282,6 +282,16 @@ pub struct BenchArgs {
     /// Print only one JSON line on stdout (logs go to stderr).
     #[arg(long)]
     pub json: bool,
+    /// Instead: the int8 microbenchmark — fp32 matmul against the int8 kernel at the shapes of a
+    /// decoding step, batch 1 to 64 (the Multi30k recipe's shapes, or --model's).
+    #[arg(long, conflicts_with_all = ["data", "json"])]
+    pub kernels: bool,
+    /// With --kernels: take the shapes from this model directory.
+    #[arg(long, requires = "kernels")]
+    pub model: Option<PathBuf>,
+    /// With --kernels: timed repetitions per matrix and batch (the median is shown).
+    #[arg(long, default_value_t = 200, requires = "kernels")]
+    pub reps: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -318,10 +328,10 @@ pub enum CorpusCommand {
 }
 
 impl BenchArgs {
-    /// The benchmark's options in the library's terms.
+    /// The benchmark's options in the library's terms (clap makes `--data` present without `--kernels`).
     pub fn options(&self) -> nmt::bench::BenchOptions {
         nmt::bench::BenchOptions {
-            data: self.data.clone(),
+            data: self.data.clone().unwrap_or_default(),
             src: self.src.clone(),
             tgt: self.tgt.clone(),
             steps: self.steps,

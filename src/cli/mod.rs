@@ -2,6 +2,7 @@
 //! flags into library calls (the engine for anything that translates) and results into output.
 
 pub mod args;
+mod kernels;
 mod model_dir;
 mod score;
 mod show;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli, threads: usize) -> Result<()> {
         Command::Heatmap(a) => show::heatmap(a, device),
         Command::Info(a) => model_dir::info(a),
         Command::Average(a) => model_dir::average(a),
+        Command::Bench(a) if a.kernels => kernels::run(&a, threads),
         Command::Bench(a) => nmt::bench::run(&a.options(), threads, device),
         Command::Corpus(CorpusCommand::Toy { out, seed, force }) => {
             nmt::data::toy::write(&out, seed, force)?;
