@@ -4,6 +4,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use nmt::checkpoint::Which;
+use nmt::engine::Precision;
 use std::path::PathBuf;
 
 /// Attention-based neural machine translation: train a translation pair, translate with it, and see
@@ -102,6 +103,26 @@ pub struct DecodeArgs {
     /// Which weights to load.
     #[arg(long, value_enum, default_value_t = CheckpointArg::Best)]
     pub checkpoint: CheckpointArg,
+    /// Number format of the decoder: `int8` runs its large matrices in int8 where that is faster
+    /// (batches of at most 4 rows — greedy at --batch-size ≤ 4; CPU only), fp32 elsewhere.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    pub precision: PrecisionArg,
+}
+
+/// `--precision` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    F32,
+    Int8,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(p: PrecisionArg) -> Precision {
+        match p {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::Int8 => Precision::Int8,
+        }
+    }
 }
 
 /// `--checkpoint` values.

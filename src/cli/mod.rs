@@ -11,7 +11,7 @@ mod translate;
 
 use args::{Cli, Command, CorpusCommand, DecodeArgs, DeviceArg};
 use nmt::data::corpus::read_text_lines;
-use nmt::engine::{DecodeOptions, Engine, LoadOptions};
+use nmt::engine::{DecodeOptions, Engine, LoadOptions, Precision};
 use nmt::error::{Error, Result};
 use nmt::fsutil::write_atomic_with;
 use std::io::Write;
@@ -71,9 +71,13 @@ fn flag(field: &str) -> String {
     format!("--{}", field.replace('_', "-"))
 }
 
-/// Loads the engine of model directory `dir` with the checkpoint the decoding flags name.
+/// Loads the engine of model directory `dir` with the checkpoint and precision the decoding flags name.
 fn load_engine(dir: &Path, d: &DecodeArgs, device: Device) -> Result<Engine> {
-    Engine::load(dir, &LoadOptions { checkpoint: d.checkpoint.into(), device, ..LoadOptions::default() })
+    let precision = Precision::from(d.precision);
+    if precision == Precision::Int8 && device != Device::Cpu {
+        return Err(Error::Usage(format!("--precision int8 runs on the CPU only (the device is {device:?}; use --device cpu)")));
+    }
+    Engine::load(dir, &LoadOptions { checkpoint: d.checkpoint.into(), device, precision })
 }
 
 /// Standard input read by the same reader as `--input` files, so both accept and refuse the same bytes
