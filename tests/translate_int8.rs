@@ -63,7 +63,9 @@ fn int8_is_refused_where_it_cannot_run() {
     assert_mentions(&msg, &["precision int8", "multiple of 16"]);
     // On a machine without CUDA `--device cuda` is refused first; with CUDA, int8 is (CPU only).
     let msg = fails(
-        std::process::Command::new(NMT).args(["--device", "cuda", "translate", "--precision", "int8", "--model"]).arg(fixture()),
+        std::process::Command::new(NMT)
+            .args(["--device", "cuda", "translate", "--precision", "int8", "--model"])
+            .arg(fixture()),
     );
     assert!(msg.to_lowercase().contains("cuda"), "{msg}");
     let msg = fails(ws.nmt(&["translate", "--precision", "int4", "--model"]).arg(&model));

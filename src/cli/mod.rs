@@ -75,7 +75,9 @@ fn flag(field: &str) -> String {
 fn load_engine(dir: &Path, d: &DecodeArgs, device: Device) -> Result<Engine> {
     let precision = Precision::from(d.precision);
     if precision == Precision::Int8 && device != Device::Cpu {
-        return Err(Error::Usage(format!("--precision int8 runs on the CPU only (the device is {device:?}): pass --device cpu")));
+        return Err(Error::Usage(format!(
+            "--precision int8 runs on the CPU only (the device is {device:?}): pass --device cpu"
+        )));
     }
     Engine::load(dir, &LoadOptions { checkpoint: d.checkpoint.into(), device, precision })
 }

@@ -59,7 +59,10 @@ impl Int8Matrix {
     /// `x · Wᵀ` through the vectorized kernel: x `[B, in]` fp32 → `[B, out]` fp32. The activations, the
     /// scales and the result pass through bf16 (relative rounding ≤ 2⁻⁹ each), the sums are fp32.
     pub fn matmul(&self, x: &Tensor) -> Tensor {
-        x.to_kind(Kind::BFloat16).contiguous().internal_weight_int8pack_mm(&self.q, &self.scales_bf16).to_kind(Kind::Float)
+        x.to_kind(Kind::BFloat16)
+            .contiguous()
+            .internal_weight_int8pack_mm(&self.q, &self.scales_bf16)
+            .to_kind(Kind::Float)
     }
 
     /// `x · Wᵀ` with fp32 activations and scales: x `[B, in]` → `[B, out]`; exact up to fp32 summation,

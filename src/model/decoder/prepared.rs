@@ -100,8 +100,12 @@ impl Decoder {
     pub fn decode_weights(&self, vocabulary_tables: bool) -> DecodeWeights {
         let _guard = tch::no_grad_guard();
         let views = self.gate_weights();
-        let gates =
-            GateWeights { emb: views.emb.contiguous(), rest: views.rest.contiguous(), hh: views.hh.contiguous(), int8: None };
+        let gates = GateWeights {
+            emb: views.emb.contiguous(),
+            rest: views.rest.contiguous(),
+            hh: views.hh.contiguous(),
+            int8: None,
+        };
         let emb_gates = vocabulary_tables.then(|| self.embedding_gates(&self.embed.ws, &gates));
         let output = match &self.output {
             Some(out) => {
@@ -185,7 +189,9 @@ impl Decoder {
                 let hc_rows = w.size()[0] - self.emb_size;
                 let hc = match &cell.ctx_logits {
                     Some(ctx) => ctx.addmm(h, &w.narrow(0, 0, h.size()[1])),
-                    None => weights.gates.output(&Tensor::cat(&[h, &cell.attended.context], 1), &w.narrow(0, 0, hc_rows)),
+                    None => {
+                        weights.gates.output(&Tensor::cat(&[h, &cell.attended.context], 1), &w.narrow(0, 0, hc_rows))
+                    }
                 };
                 match emb_logits {
                     Some(table) => hc + table.index_select(0, y_prev),
