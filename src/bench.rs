@@ -8,6 +8,7 @@
 //! the engine's id-level core ([`Prepared`]), the path that `nmt translate` takes.
 
 pub mod flops;
+pub mod kernels;
 mod vocab;
 
 use crate::config::{AttentionKind, DecoderKind, ModelConfig};

@@ -4,6 +4,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use nmt::checkpoint::Which;
+use nmt::engine::Precision;
 use std::path::PathBuf;
 
 /// Attention-based neural machine translation: train a translation pair, translate with it, and see
@@ -107,6 +108,28 @@ pub struct DecodeArgs {
     /// Which weights to load.
     #[arg(long, value_enum, default_value_t = CheckpointArg::Best)]
     pub checkpoint: CheckpointArg,
+    /// Number format of the decoder: `int8` runs its large matrices in int8 where that is faster
+    /// (batches of at most 4 rows — greedy at --batch-size ≤ 4; CPU only), fp32 elsewhere.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    pub precision: PrecisionArg,
+}
+
+/// `--precision` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    /// 32-bit floats, as trained.
+    F32,
+    /// int8 weights for the decoder's large matrices where that is faster (small batches).
+    Int8,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(p: PrecisionArg) -> Precision {
+        match p {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::Int8 => Precision::Int8,
+        }
+    }
 }
 
 /// `--checkpoint` values.
@@ -266,8 +289,8 @@ pub struct AverageArgs {
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Folder with train.SRC/TGT and test_2016_flickr.SRC (e.g. ../shared/corpora/multi30k).
-    #[arg(long)]
-    pub data: PathBuf,
+    #[arg(long, required_unless_present = "kernels")]
+    pub data: Option<PathBuf>,
     #[arg(long, default_value = "de")]
     pub src: String,
     #[arg(long, default_value = "en")]
@@ -287,6 +310,16 @@ pub struct BenchArgs {
     /// Print only one JSON line on stdout (logs go to stderr).
     #[arg(long)]
     pub json: bool,
+    /// Instead: the int8 microbenchmark — fp32 matmul against the int8 kernel at the shapes of a
+    /// decoding step, batch 1 to 64 (the Multi30k recipe's shapes, or --model's).
+    #[arg(long, conflicts_with_all = ["data", "json"])]
+    pub kernels: bool,
+    /// With --kernels: take the shapes from this model directory.
+    #[arg(long, requires = "kernels")]
+    pub model: Option<PathBuf>,
+    /// With --kernels: timed repetitions per matrix and batch (the median is shown).
+    #[arg(long, default_value_t = 200, requires = "kernels")]
+    pub reps: usize,
 }
 
 #[derive(Args, Debug)]
@@ -303,21 +336,6 @@ pub struct DecodeFlopsArgs {
     /// Decoder rows per step: the beam size (1 for greedy).
     #[arg(long, default_value_t = 1)]
     pub beam: usize,
-}
-
-/// `--precision` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum PrecisionArg {
-    /// 32-bit floats, as trained.
-    F32,
-}
-
-impl From<PrecisionArg> for nmt::engine::Precision {
-    fn from(p: PrecisionArg) -> nmt::engine::Precision {
-        match p {
-            PrecisionArg::F32 => nmt::engine::Precision::F32,
-        }
-    }
 }
 
 #[derive(Args, Debug)]
@@ -425,10 +443,10 @@ pub enum CorpusCommand {
 }
 
 impl BenchArgs {
-    /// The benchmark's options in the library's terms.
+    /// The benchmark's options in the library's terms (clap makes `--data` present without `--kernels`).
     pub fn options(&self) -> nmt::bench::BenchOptions {
         nmt::bench::BenchOptions {
-            data: self.data.clone(),
+            data: self.data.clone().unwrap_or_default(),
             src: self.src.clone(),
             tgt: self.tgt.clone(),
             steps: self.steps,

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod flops;
+mod kernels;
 mod model_dir;
 mod score;
 mod serve;
@@ -12,7 +13,7 @@ mod translate;
 
 use args::{Cli, Command, CorpusCommand, DecodeArgs, DeviceArg};
 use nmt::data::corpus::read_text_lines;
-use nmt::engine::{DecodeOptions, Engine, LoadOptions};
+use nmt::engine::{DecodeOptions, Engine, LoadOptions, Precision};
 use nmt::error::{Error, Result};
 use nmt::fsutil::write_atomic_with;
 use std::io::Write;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli, threads: usize) -> Result<()> {
         Command::Heatmap(a) => show::heatmap(a, device),
         Command::Info(a) => model_dir::info(a),
         Command::Average(a) => model_dir::average(a),
+        Command::Bench(a) if a.kernels => kernels::run(&a, threads),
         Command::Bench(a) => nmt::bench::run(&a.options(), threads, device),
         Command::DecodeFlops(a) => flops::decode_flops(a, device),
         Command::Serve(a) => serve::serve(a, threads, device),
@@ -73,9 +75,15 @@ fn flag(field: &str) -> String {
     format!("--{}", field.replace('_', "-"))
 }
 
-/// Loads the engine of model directory `dir` with the checkpoint the decoding flags name.
+/// Loads the engine of model directory `dir` with the checkpoint and precision the decoding flags name.
 fn load_engine(dir: &Path, d: &DecodeArgs, device: Device) -> Result<Engine> {
-    Engine::load(dir, &LoadOptions { checkpoint: d.checkpoint.into(), device, ..LoadOptions::default() })
+    let precision = Precision::from(d.precision);
+    if precision == Precision::Int8 && device != Device::Cpu {
+        return Err(Error::Usage(format!(
+            "--precision int8 runs on the CPU only (the device is {device:?}): pass --device cpu"
+        )));
+    }
+    Engine::load(dir, &LoadOptions { checkpoint: d.checkpoint.into(), device, precision })
 }
 
 /// Standard input read by the same reader as `--input` files, so both accept and refuse the same bytes

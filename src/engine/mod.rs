@@ -21,7 +21,7 @@ use crate::checkpoint;
 use crate::config::{Config, ModelConfig};
 use crate::data::batch::pad;
 use crate::data::tokenizer::{Tokenizer, EOS};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::decoder::DecodeWeights;
 use crate::model::Seq2Seq;
 use crate::search::{beam_search, greedy, length_penalty, run_greedy, BeamConfig, Hypothesis};
@@ -47,6 +47,25 @@ impl Prepared {
         let weights = model.decoder.decode_weights(true);
         let device = vs.device();
         Prepared { vs, model, weights, device }
+    }
+
+    /// With [`Precision::Int8`], adds int8 copies of the decoder's large matrices (see
+    /// [`Decoder::quantize`](crate::model::decoder::Decoder::quantize)). Fails off the CPU, and when the
+    /// model has no matrix the int8 kernel takes (in-features not multiples of 16).
+    pub fn with_precision(mut self, precision: Precision) -> Result<Prepared> {
+        if precision == Precision::Int8 {
+            if self.device != Device::Cpu {
+                return Err(Error::Usage(format!("precision int8 runs on the CPU only, not on {:?}", self.device)));
+            }
+            if self.model.decoder.quantize(&mut self.weights) == 0 {
+                return Err(Error::Usage(
+                    "precision int8: no decoder matrix of this model has in-features that are a multiple of 16, \
+                     which the int8 kernel needs"
+                        .into(),
+                ));
+            }
+        }
+        Ok(self)
     }
 
     /// A copy of a model held elsewhere (training's, whose weights go on changing): `cfg` and the
@@ -104,7 +123,7 @@ impl Engine {
     /// Loads model directory `dir` with the weights, device and precision of `opts`.
     pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Engine> {
         let loaded = checkpoint::load(dir, opts.checkpoint, opts.device)?;
-        let prepared = Prepared::new(loaded.vs, loaded.model);
+        let prepared = Prepared::new(loaded.vs, loaded.model).with_precision(opts.precision)?;
         let info = ModelInfo::of_dir(dir, &loaded.config, prepared.parameters(), &loaded.src_tok, &loaded.tgt_tok)?;
         Ok(Engine { prepared, src_tok: loaded.src_tok, tgt_tok: loaded.tgt_tok, config: loaded.config, info })
     }

@@ -15,6 +15,9 @@ pub enum Precision {
     /// 32-bit floats, as trained.
     #[default]
     F32,
+    /// The decoder's large matrices in int8 (per output channel) where that is faster: batches of at
+    /// most [`INT8_MAX_ROWS`](crate::model::decoder::INT8_MAX_ROWS) rows, on the CPU; fp32 elsewhere.
+    Int8,
 }
 
 /// How [`Engine::load`](crate::Engine::load) loads a model directory.

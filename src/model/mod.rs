@@ -1,7 +1,9 @@
-//! The network: encoder, pluggable attention, decoder, and the model that ties them.
+//! The network: encoder, pluggable attention, decoder, and the model that ties them; int8 copies of
+//! weight matrices for decoding.
 pub mod attention;
 pub mod decoder;
 pub mod encoder;
+pub mod int8;
 pub mod seq2seq;
 
 pub use seq2seq::{EncodedSource, Seq2Seq};

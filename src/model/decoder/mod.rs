@@ -7,9 +7,11 @@
 //! per-batch [`StepPlan`] ([`Decoder::plan`]).
 
 mod prepared;
+mod quantized;
 mod teacher;
 
 pub use prepared::{DecodeWeights, StepPlan};
+pub use quantized::INT8_MAX_ROWS;
 pub use teacher::TeacherForced;
 
 use crate::config::{DecoderKind, ModelConfig};
@@ -69,6 +71,8 @@ struct GateWeights {
     rest: Tensor,
     /// Recurrent weights `[H, 3H]`.
     hh: Tensor,
+    /// Int8 copies of the step's large matrices (`--precision int8`, see `quantized.rs`).
+    int8: Option<quantized::Int8Step>,
 }
 
 /// GRU decoder with attention and an output layer.
@@ -164,6 +168,7 @@ impl Decoder {
             emb: self.w_ih.narrow(1, 0, e).tr(),
             rest: self.w_ih.narrow(1, e, self.w_ih.size()[1] - e).tr(),
             hh: self.w_hh.tr(),
+            int8: None,
         }
     }
 
@@ -192,20 +197,20 @@ impl Decoder {
                         let g = gi_emb.size()[1];
                         (gi_emb + mixed.narrow(1, 0, g), Some(mixed.narrow(1, g, mixed.size()[1] - g)))
                     }
-                    None => (gi_emb.addmm(&attended.context, &w.rest), None),
+                    None => (w.add_rest(gi_emb, &attended.context), None),
                 };
-                let h = self.gru(&gi, &state.h, &w.hh);
+                let h = self.gru(&gi, &state.h, w);
                 Cell { state: DecoderState { h, feed: None }, attended, vec: None, ctx_logits }
             }
             DecoderKind::Luong => {
                 let gi = match &state.feed {
-                    Some(feed) => gi_emb.addmm(feed, &w.rest),
+                    Some(feed) => w.add_rest(gi_emb, feed),
                     None => gi_emb.shallow_clone(),
                 };
-                let h = self.gru(&gi, &state.h, &w.hh);
+                let h = self.gru(&gi, &state.h, w);
                 let attended = self.attention.attend(&h, keys);
                 let combine = self.combine.as_ref().expect("Luong decoder has a combine layer");
-                let vec = combine.forward(&Tensor::cat(&[&attended.context, &h], 1)).tanh();
+                let vec = w.combine(combine, &Tensor::cat(&[&attended.context, &h], 1)).tanh();
                 let feed = self.input_feeding.then(|| vec.shallow_clone());
                 Cell { state: DecoderState { h, feed }, attended, vec: Some(vec), ctx_logits: None }
             }
@@ -221,12 +226,12 @@ impl Decoder {
         }
     }
 
-    /// GRU update from precomputed input gates. gi: `[B, 3H]`, h: `[B, H]`, w_hh: `[H, 3H]` → `[B, H]`.
+    /// GRU update from precomputed input gates. gi: `[B, 3H]`, h: `[B, H]` → `[B, H]` (w.hh: `[H, 3H]`).
     /// Few, fused ops (the step runs once per target position, forward and backward): r and z in one
     /// sigmoid, `gi_n + r·gh_n` as one addcmul, and `n + z·(h − n)` as one lerp.
-    fn gru(&self, gi: &Tensor, h: &Tensor, w_hh: &Tensor) -> Tensor {
+    fn gru(&self, gi: &Tensor, h: &Tensor, w: &GateWeights) -> Tensor {
         let hs = h.size()[1];
-        let gh = self.b_hh.addmm(h, w_hh);
+        let gh = w.recurrent(&self.b_hh, h);
         let rz = (gi.narrow(1, 0, 2 * hs) + gh.narrow(1, 0, 2 * hs)).sigmoid();
         let n = gi.narrow(1, 2 * hs, hs).addcmul(&rz.narrow(1, 0, hs), &gh.narrow(1, 2 * hs, hs)).tanh();
         n.lerp_tensor(h, &rz.narrow(1, hs, hs))

@@ -18,8 +18,8 @@ const PROJECTION_ROWS: usize = 8;
 /// The decoder's weights laid out for decoding with fixed parameters (see [`Decoder::decode_weights`]).
 pub struct DecodeWeights {
     /// Contiguous `[in, out]` copies: a matrix–vector product (batch 1) reads them about twice as fast
-    /// as the `[out, in]` parameters.
-    gates: GateWeights,
+    /// as the `[out, in]` parameters. With `--precision int8` also the int8 copies ([`Decoder::quantize`]).
+    pub(super) gates: GateWeights,
     /// Per target token, its embedding's contribution to the input gates, bias included `[V, 3H]`.
     emb_gates: Option<Tensor>,
     output: OutputWeights,
@@ -125,8 +125,12 @@ impl Decoder {
     pub fn decode_weights(&self, vocabulary_tables: bool) -> DecodeWeights {
         let _guard = tch::no_grad_guard();
         let views = self.gate_weights();
-        let gates =
-            GateWeights { emb: views.emb.contiguous(), rest: views.rest.contiguous(), hh: views.hh.contiguous() };
+        let gates = GateWeights {
+            emb: views.emb.contiguous(),
+            rest: views.rest.contiguous(),
+            hh: views.hh.contiguous(),
+            int8: None,
+        };
         let emb_gates = vocabulary_tables.then(|| self.embedding_gates(&self.embed.ws, &gates));
         let output = match &self.output {
             Some(out) => {
@@ -210,14 +214,16 @@ impl Decoder {
                 let hc_rows = w.size()[0] - self.emb_size;
                 let hc = match &cell.ctx_logits {
                     Some(ctx) => ctx.addmm(h, &w.narrow(0, 0, h.size()[1])),
-                    None => Tensor::cat(&[h, &cell.attended.context], 1).matmul(&w.narrow(0, 0, hc_rows)),
+                    None => {
+                        weights.gates.output(&Tensor::cat(&[h, &cell.attended.context], 1), &w.narrow(0, 0, hc_rows))
+                    }
                 };
                 match emb_logits {
                     Some(table) => hc + table.index_select(0, y_prev),
                     None => with_bias(hc.addmm(&emb(), &w.narrow(0, hc_rows, self.emb_size)), bias),
                 }
             }
-            (OutputWeights::Transposed { w, bias, .. }, Some(vec)) => with_bias(vec.matmul(w), bias),
+            (OutputWeights::Transposed { w, bias, .. }, Some(vec)) => with_bias(weights.gates.output(vec, w), bias),
             (OutputWeights::Module, _) => self.logits(&self.features(&cell, &emb()), false),
         };
         DecoderStep { logits, state: cell.state, attended: cell.attended }
