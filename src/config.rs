@@ -563,7 +563,7 @@ fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> Error {
 }
 
 /// The 1-based line of byte `offset` in `text`.
-fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
@@ -707,7 +707,7 @@ fn unknown_key(key: &str) -> String {
 /// Up to 3 of the `valid` keys and their sections that `key` looks like a misspelling of, closest first:
 /// within an edit distance of a third of the field's length, where the right field in the wrong section
 /// costs 1.
-fn closest_keys(key: &str, valid: &[String]) -> Vec<String> {
+pub(crate) fn closest_keys(key: &str, valid: &[String]) -> Vec<String> {
     let field = |k: &str| k.rsplit_once('.').map_or(k, |(_, f)| f).to_string();
     let limit = (field(key).chars().count() / 3).max(1);
     let mut candidates: Vec<String> =

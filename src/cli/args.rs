@@ -82,14 +82,15 @@ pub struct TrainArgs {
     pub log_every: usize,
 }
 
-/// Decoding flags shared by translate, eval and heatmap. A flag left out is left to the engine's
-/// defaults (shown in the help).
+/// Decoding flags shared by translate, eval and heatmap. A flag left out is left to the model's
+/// decode.toml (search, checkpoint, length penalty) and then the engine's defaults (shown in the help).
 #[derive(Args, Debug, Clone)]
 pub struct DecodeArgs {
-    /// Beam size (1 = greedy search) [default: 1].
+    /// Beam size (1 = greedy search) [default: the model's decode.toml `default`, else 1].
     #[arg(long, allow_negative_numbers = true)]
     pub beam: Option<i64>,
-    /// GNMT length-penalty exponent α for beam search (0 = off) [default: 1.0].
+    /// GNMT length-penalty exponent α for beam search (0 = off) [default: the model's decode.toml
+    /// for the search, else 1.0].
     #[arg(long, allow_negative_numbers = true)]
     pub length_penalty: Option<f64>,
     /// Sentences per batch [default: 64].
@@ -99,9 +100,9 @@ pub struct DecodeArgs {
     /// [default: 300].
     #[arg(long, allow_negative_numbers = true)]
     pub max_len: Option<i64>,
-    /// Which weights to load.
-    #[arg(long, value_enum, default_value_t = CheckpointArg::Best)]
-    pub checkpoint: CheckpointArg,
+    /// Which weights to load [default: the model's decode.toml for the search, else best].
+    #[arg(long, value_enum)]
+    pub checkpoint: Option<CheckpointArg>,
 }
 
 /// `--checkpoint` values.

@@ -10,7 +10,7 @@ mod translate;
 
 use args::{Cli, Command, CorpusCommand, DecodeArgs, DeviceArg};
 use nmt::data::corpus::read_text_lines;
-use nmt::engine::{DecodeOptions, Engine, LoadOptions};
+use nmt::engine::{DecodeOptions, Decoding, Engine, LoadOptions};
 use nmt::error::{Error, Result};
 use nmt::fsutil::write_atomic_with;
 use std::io::Write;
@@ -61,6 +61,7 @@ fn decode_options(d: &DecodeArgs, n_best: Option<i64>) -> Result<DecodeOptions> 
         length_penalty: d.length_penalty,
         batch_size: count("--batch-size", d.batch_size)?,
         max_len: count("--max-len", d.max_len)?,
+        checkpoint: d.checkpoint.map(Into::into),
     })
 }
 
@@ -69,9 +70,13 @@ fn flag(field: &str) -> String {
     format!("--{}", field.replace('_', "-"))
 }
 
-/// Loads the engine of model directory `dir` with the checkpoint the decoding flags name.
-fn load_engine(dir: &Path, d: &DecodeArgs, device: Device) -> Result<Engine> {
-    Engine::load(dir, &LoadOptions { checkpoint: d.checkpoint.into(), device, ..LoadOptions::default() })
+/// Loads the engine of model directory `dir` with the checkpoint the decoding flags name (or those of the
+/// model's decode.toml), and resolves the decoding flags (with `n_best`) against the model's defaults.
+fn load_engine(dir: &Path, d: &DecodeArgs, n_best: Option<i64>, device: Device) -> Result<(Engine, Decoding)> {
+    let opts = decode_options(d, n_best)?;
+    let engine = Engine::load(dir, &LoadOptions { checkpoint: opts.checkpoint, device, ..LoadOptions::default() })?;
+    let decoding = engine.resolve(&opts, flag)?;
+    Ok((engine, decoding))
 }
 
 /// Standard input read by the same reader as `--input` files, so both accept and refuse the same bytes

@@ -2,7 +2,7 @@
 //! chrF against references, sacreBLEU-compatible.
 
 use super::args::{EvalArgs, ScoreArgs};
-use super::{decode_options, flag, load_engine, write_lines};
+use super::{load_engine, write_lines};
 use nmt::data::corpus::{read_pairs, read_text_lines, Source};
 use nmt::error::{Error, Result};
 use nmt::metrics;
@@ -10,8 +10,7 @@ use std::path::Path;
 use tch::Device;
 
 pub fn eval(a: EvalArgs, device: Device) -> Result<()> {
-    let d = decode_options(&a.decode, None)?.resolve(flag)?;
-    let engine = load_engine(&a.model, &a.decode, device)?;
+    let (engine, d) = load_engine(&a.model, &a.decode, None, device)?;
     let (srcs, refs) = match (&a.src, &a.reference) {
         (Some(src), Some(reference)) => read_aligned(src, reference)?,
         (None, None) => {

@@ -4,7 +4,7 @@
 
 use super::args::TranslateArgs;
 use super::show::draw_gallery;
-use super::{decode_options, flag, load_engine, read_stdin_lines, write_lines};
+use super::{load_engine, read_stdin_lines, write_lines};
 use nmt::attention_json::AttentionRecord;
 use nmt::data::corpus::{read_text_lines, LineReader};
 use nmt::engine::{Decoding, Engine, Translation};
@@ -22,8 +22,7 @@ fn output_line(t: &Translation, d: &Decoding) -> String {
 }
 
 pub fn translate(a: TranslateArgs, device: Device) -> Result<()> {
-    let d = decode_options(&a.decode, a.n_best)?.resolve(flag)?;
-    let engine = load_engine(&a.model, &a.decode, device)?;
+    let (engine, d) = load_engine(&a.model, &a.decode, a.n_best, device)?;
     let stdout_only = a.output.is_none() && a.attention_json.is_none() && a.heatmaps.is_none();
     // A person typing at a terminal is served like a co-process (clap refuses --stream with the file
     // outputs, which are written only once the input has ended).
