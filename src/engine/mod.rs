@@ -215,7 +215,7 @@ impl Engine {
 
     /// [`Self::translate`] with options already resolved.
     pub fn translate_with(&self, lines: &[String], d: &Decoding) -> Result<Vec<Translation>> {
-        let encoded = lines.iter().map(|l| self.src_tok.encode_source(l)).collect::<Result<Vec<_>>>()?;
+        let encoded = lines.iter().map(|l| self.src_tok.encode_source_words(l)).collect::<Result<Vec<_>>>()?;
         let mut order: Vec<usize> = (0..lines.len()).filter(|&i| !encoded[i].0.is_empty()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].0.len()));
         let mut hyps: Vec<Vec<Hypothesis>> = vec![Vec::new(); lines.len()];
@@ -230,9 +230,9 @@ impl Engine {
             .iter()
             .zip(encoded)
             .zip(hyps)
-            .map(|((line, (_, source)), hs)| {
+            .map(|((line, (_, source, source_words)), hs)| {
                 let outputs = hs.into_iter().map(|h| self.output(h, d.length_penalty)).collect::<Result<_>>()?;
-                Ok(Translation { source_text: line.clone(), source, outputs })
+                Ok(Translation { source_text: line.clone(), source, source_words, outputs })
             })
             .collect()
     }

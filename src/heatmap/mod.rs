@@ -20,7 +20,7 @@ pub use colormap::viridis;
 pub use font::Font;
 pub use gallery::{clear_gallery, image_name, write_gallery, GalleryEntry, GALLERY_PAGE};
 pub use layout::{CAP, CELL};
-pub use words::merge_words;
+pub use words::{merge_matrix, merge_words, text_word_of_words, text_words};
 
 use crate::attention_json::AttentionRecord;
 use crate::error::{Error, Result};
@@ -233,6 +233,7 @@ mod tests {
             target: vec!["▁x".into(), "</s>".into()],
             weights: vec![vec![0.5, 0.5], vec![0.0, 1.0]],
             head_weights: Some(vec![vec![vec![1.0, 0.0], vec![0.0, 1.0]]; 4]),
+            alignment: None,
         }
     }
 
