@@ -48,6 +48,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// BLEU and chrF of a hypothesis file against a reference file (sacreBLEU-compatible).
     Score(ScoreArgs),
+    /// Alignment error rate (AER, sure links only) of Pharaoh alignments against gold ones.
+    Aer(AerArgs),
     /// Draw attention heatmaps: one sentence through one or several models, or from saved JSON.
     Heatmap(HeatmapArgs),
     /// Show a model directory: config, parameter count, vocabularies, training state.
@@ -147,12 +149,21 @@ pub struct TranslateArgs {
     /// Write one heatmap PNG per sentence and an index.html gallery into this directory.
     #[arg(long)]
     pub heatmaps: Option<PathBuf>,
+    /// Write the word alignments read off the attention, one Pharaoh line per input line: `i-j` pairs of
+    /// 0-based source and translation words (whitespace-separated; EOS excluded).
+    #[arg(long)]
+    pub alignments: Option<PathBuf>,
+    /// How alignments are read off the attention merged to words: `argmax` (each translation word to the
+    /// source word it attends to most) or a threshold T in (0, 1] (every pair with weight ≥ T)
+    /// [default: argmax, chosen on the toy dev set].
+    #[arg(long)]
+    pub align_rule: Option<String>,
     /// Translate each line as soon as it is read and flush its translation, so another program can
     /// keep `nmt` open as a co-process and send a line at a time (lines already waiting are
     /// translated together, up to a batch). Writes to stdout only: not with --output,
     /// --attention-json or --heatmaps. With --input, the file (e.g. a named pipe) is read the same
     /// way. A terminal is always read like this when nothing is written to files.
-    #[arg(long, conflicts_with_all = ["output", "attention_json", "heatmaps"])]
+    #[arg(long, conflicts_with_all = ["output", "attention_json", "heatmaps", "alignments"])]
     pub stream: bool,
 }
 
@@ -193,6 +204,20 @@ pub struct ScoreArgs {
     pub json: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct AerArgs {
+    /// Hypothesis alignments, one Pharaoh line (`i-j` pairs) per sentence, e.g. from
+    /// `nmt translate --alignments`.
+    #[arg(long)]
+    pub hyp: PathBuf,
+    /// Gold (sure) alignments, line by line with --hyp (e.g. corpora/toy-en-fr/test.align).
+    #[arg(long)]
+    pub gold: PathBuf,
+    /// Print one JSON object (aer, precision, recall, link counts) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `--format` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ImageFormat {
@@ -224,6 +249,10 @@ pub struct HeatmapArgs {
     /// Merge subword pieces into words (sum over source pieces, mean over target pieces).
     #[arg(long)]
     pub words: bool,
+    /// Frame the cells of the word alignment read off the attention (the `alignment` of each record;
+    /// see `nmt translate --alignments`).
+    #[arg(long)]
+    pub alignments: bool,
     /// Draw one head of a multihead model instead of the mean over heads.
     #[arg(long)]
     pub head: Option<usize>,

@@ -33,6 +33,7 @@ pub fn run(cli: Cli, threads: usize) -> Result<()> {
         Command::Translate(a) => translate::translate(a, device),
         Command::Eval(a) => score::eval(a, device),
         Command::Score(a) => score::score(a),
+        Command::Aer(a) => score::aer(a),
         Command::Heatmap(a) => show::heatmap(a, device),
         Command::Info(a) => model_dir::info(a),
         Command::Average(a) => model_dir::average(a),

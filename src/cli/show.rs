@@ -40,7 +40,7 @@ fn style(a: &HeatmapArgs, out: Option<&Path>) -> Result<Style> {
         Some(p) => Font::from_file(p)?,
         None => Font::embedded(),
     };
-    Ok(Style { words: a.words, head: a.head, format, font })
+    Ok(Style { words: a.words, head: a.head, format, font, alignments: a.alignments })
 }
 
 pub fn heatmap(a: HeatmapArgs, device: Device) -> Result<()> {
