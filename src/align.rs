@@ -30,8 +30,9 @@ pub enum Rule {
     Threshold(f32),
 }
 
-/// The rule `nmt translate --alignments` uses, chosen on the toy dev set (README, "Word alignments").
-pub const DEFAULT_RULE: Rule = Rule::Argmax;
+/// The rule `nmt translate --alignments` uses, chosen on the toy dev set (README, "Word alignments"):
+/// with the demo model, threshold 0.2 had AER 0.186 there, argmax 0.202 (thresholds 0.1 to 0.5 tried).
+pub const DEFAULT_RULE: Rule = Rule::Threshold(0.2);
 
 impl std::str::FromStr for Rule {
     type Err = Error;

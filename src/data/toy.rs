@@ -504,6 +504,14 @@ impl Words {
             self.fr_concept.push(concept);
         }
     }
+    /// Makes concept `b` the same as concept `a`.
+    fn merge(&mut self, a: usize, b: usize) {
+        for c in self.en_concept.iter_mut().chain(self.fr_concept.iter_mut()) {
+            if *c == Some(b) {
+                *c = Some(a);
+            }
+        }
+    }
     /// An English and a French entry of one new concept.
     fn both(&mut self, en: &str, fr: &str) {
         let c = Some(self.concept());
@@ -944,7 +952,10 @@ fn existential(rng: &mut SplitMix64, mode: Mode) -> Words {
     let en = if thing.number == Sg { "is" } else { "are" };
     let mut words = Words::default();
     // "y" goes with the verb, so that "ne" lands before it: "il n'y a pas".
-    clause(&mut words, &there, Finite::Be { en, fr: "y a" }, mode);
+    let there_concept = words.concepts;
+    let verb = clause(&mut words, &there, Finite::Be { en, fr: "y a" }, mode);
+    // "there is" and "il y a" say the same as wholes (an idiom: "y" is not "there", "a" is not "is").
+    words.merge(there_concept, verb);
     thing.push(&mut words, mode);
     prepositional(rng, &mut words);
     words
