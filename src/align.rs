@@ -2,7 +2,7 @@
 //!
 //! A translation's attention `[target tokens][source tokens]` is merged to words — the whitespace-separated
 //! words of the source line (each source token knows its word through the tokenizer's offsets) and of the
-//! translation (the target pieces grouped as [`crate::heatmap::text_words`] groups them) — with the
+//! translation (each emitted token knows the word of the decoded text it writes into) — with the
 //! `--words` merge of the heatmaps ([`crate::heatmap::merge_matrix`]: a source word sums its pieces'
 //! columns, a target word averages its pieces' rows; for `multihead` the weights are the head mean). The
 //! source EOS has no word and the target EOS is no word: neither is ever linked. Then a [`Rule`] picks
@@ -13,7 +13,7 @@
 //! A the hypothesis links and S the gold ones — one minus the F1 of the links.
 
 use crate::error::{Error, Result};
-use crate::heatmap::{merge_matrix, text_words};
+use crate::heatmap::merge_matrix;
 use std::collections::BTreeSet;
 use std::ops::Range;
 use std::path::Path;
@@ -51,15 +51,27 @@ impl std::str::FromStr for Rule {
 
 /// Word weights `[target words][source words]` of a translation: `weights` is `[target tokens][source
 /// tokens]` (source EOS included), `source_words[k]` the word of source token `k` (EOS has none, so
-/// `source_words` is one shorter than a row), `target` the emitted tokens.
-pub fn word_weights(weights: &[Vec<f32>], source_words: &[usize], target: &[String]) -> Vec<Vec<f32>> {
-    let n = source_words.iter().max().map_or(0, |&m| m + 1);
-    // Tokens of one word are contiguous; a word whose every character the normalizer removed has none.
-    let mut src: Vec<Range<usize>> = vec![0..0; n];
-    for (k, &w) in source_words.iter().enumerate() {
-        src[w] = if src[w].is_empty() { k..k + 1 } else { src[w].start..k + 1 };
+/// `source_words` is one shorter than a row), `target_words[t]` the word of emitted token `t` (`None`
+/// for EOS and other tokens that write no text).
+pub fn word_weights(weights: &[Vec<f32>], source_words: &[usize], target_words: &[Option<usize>]) -> Vec<Vec<f32>> {
+    let src = spans(source_words.iter().copied().map(Some));
+    let tgt = spans(target_words.iter().copied());
+    merge_matrix(weights, &src, &tgt)
+}
+
+/// The token positions of each word, given each token's word: tokens of one word are contiguous (a
+/// special token inside a word is covered too); a word no token writes (every character of it removed by
+/// the normalizer) covers nothing.
+fn spans(words: impl Iterator<Item = Option<usize>>) -> Vec<Range<usize>> {
+    let mut spans: Vec<Range<usize>> = Vec::new();
+    for (k, w) in words.enumerate() {
+        let Some(w) = w else { continue };
+        if spans.len() <= w {
+            spans.resize(w + 1, 0..0);
+        }
+        spans[w] = if spans[w].is_empty() { k..k + 1 } else { spans[w].start..k + 1 };
     }
-    merge_matrix(weights, &src, &text_words(target))
+    spans
 }
 
 /// The links `rule` reads off word weights `[target words][source words]`, sorted.
@@ -140,10 +152,6 @@ pub fn aer(hyp: &[Vec<Link>], gold: &[Vec<Link>]) -> Agreement {
 mod tests {
     use super::*;
 
-    fn toks(s: &str) -> Vec<String> {
-        s.split(' ').map(str::to_string).collect()
-    }
-
     #[test]
     fn aer_of_a_hand_computed_example() {
         // Sentence 1: A = {0-0, 1-1, 2-1}, S = {0-0, 1-1, 2-2}: 2 common.
@@ -174,7 +182,7 @@ mod tests {
         // Source "la voiture rouge" as ▁la ▁voit ure ▁rouge </s>; target "the red car." as
         // ▁the ▁red ▁car . </s>.
         let source_words = [0, 1, 1, 2];
-        let target = toks("▁the ▁red ▁car . </s>");
+        let target = [Some(0), Some(1), Some(2), Some(2), None];
         let weights = vec![
             vec![0.7, 0.1, 0.1, 0.0, 0.1],
             vec![0.0, 0.1, 0.1, 0.6, 0.2],

@@ -133,7 +133,10 @@ impl DecodeDefaults {
             match (s.checkpoint, s.steps.is_empty()) {
                 (Which::Averaged, true) => {
                     let k = key("checkpoint");
-                    return Err(at(&k, format!("{k} = \"averaged\" needs {name}.steps, the snapshot steps it averages")));
+                    return Err(at(
+                        &k,
+                        format!("{k} = \"averaged\" needs {name}.steps, the snapshot steps it averages"),
+                    ));
                 }
                 (Which::Best | Which::Last, false) => {
                     let k = key("steps");
@@ -143,8 +146,12 @@ impl DecodeDefaults {
             }
         }
         match d.beam.beam {
-            Some(b) if b < 2 => Err(at("beam.beam", format!("beam.beam must be ≥ 2 (greedy search is [greedy]), found {b}"))),
-            _ => Ok(DecodeDefaults { beam: SearchDefaults { beam: d.beam.beam.or(Some(DEFAULT_BEAM)), ..d.beam }, ..d }),
+            Some(b) if b < 2 => {
+                Err(at("beam.beam", format!("beam.beam must be ≥ 2 (greedy search is [greedy]), found {b}")))
+            }
+            _ => {
+                Ok(DecodeDefaults { beam: SearchDefaults { beam: d.beam.beam.or(Some(DEFAULT_BEAM)), ..d.beam }, ..d })
+            }
         }
     }
 
@@ -248,7 +255,10 @@ mod tests {
                     [beam]\ncheckpoint = \"last\"\nlength_penalty = 1.2\nbeam = 4\n";
         let d = DecodeDefaults::parse(text, Path::new("d")).unwrap();
         assert_eq!(d.default_beam(), 4);
-        assert_eq!((d.greedy.checkpoint, d.greedy.steps.as_slice(), d.greedy.length_penalty), (Which::Averaged, &[20, 10][..], 0.5));
+        assert_eq!(
+            (d.greedy.checkpoint, d.greedy.steps.as_slice(), d.greedy.length_penalty),
+            (Which::Averaged, &[20, 10][..], 0.5)
+        );
         assert_eq!((d.beam.checkpoint, d.beam.length_penalty), (Which::Last, 1.2));
     }
 

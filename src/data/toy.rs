@@ -909,8 +909,10 @@ fn transitive(rng: &mut SplitMix64, mode: Mode) -> Words {
 fn described(rng: &mut SplitMix64, mode: Mode) -> Words {
     let subject = subject(rng, ANY, true);
     // Never the adjective the subject already has ("the red car is red").
-    let fitting: Vec<&Adjective> =
-        ADJECTIVES.iter().filter(|a| a.kinds & subject.kinds != 0 && !subject.en.iter().any(|&(_, w)| w == a.en)).collect();
+    let fitting: Vec<&Adjective> = ADJECTIVES
+        .iter()
+        .filter(|a| a.kinds & subject.kinds != 0 && !subject.en.iter().any(|&(_, w)| w == a.en))
+        .collect();
     let adj = rng.pick(&fitting);
     let mut words = Words::default();
     clause(&mut words, &subject, be(&subject), mode);
@@ -947,8 +949,7 @@ fn going(rng: &mut SplitMix64, mode: Mode) -> Words {
 /// "there is not a dog in the garden." → "il n'y a pas de chien dans le jardin."
 fn existential(rng: &mut SplitMix64, mode: Mode) -> Words {
     let thing = noun_phrase(rng, ANY & !PLACE, Role::Existential, mode);
-    let there =
-        Subject { en: vec![(0, "there")], fr: vec![(0, "il")], concepts: 1, person: 2, gender: Masc, kinds: 0 };
+    let there = Subject { en: vec![(0, "there")], fr: vec![(0, "il")], concepts: 1, person: 2, gender: Masc, kinds: 0 };
     let en = if thing.number == Sg { "is" } else { "are" };
     let mut words = Words::default();
     // "y" goes with the verb, so that "ne" lands before it: "il n'y a pas".
@@ -1298,7 +1299,8 @@ mod tests {
         // the-la, red-rouge, car-voiture, is-n'est, not-n'est, not-pas, fast-rapide.
         assert_eq!(got.2, "0-0 1-2 2-1 3-3 4-3 4-4 5-5");
         // I do not like the man. → je n'aime pas l'homme. ("do" has no French word.)
-        let i = Subject { en: vec![(0, "I")], fr: vec![(0, "je")], concepts: 1, person: 0, gender: Masc, kinds: PERSON };
+        let i =
+            Subject { en: vec![(0, "I")], fr: vec![(0, "je")], concepts: 1, person: 0, gender: Masc, kinds: PERSON };
         let like = &VERBS[0];
         let got = aligned(|w| {
             clause(w, &i, Finite::Lexical { en: like.en, fr: like.fr[0] }, Mode::Not);
@@ -1328,7 +1330,8 @@ mod tests {
     #[test]
     fn negation_wraps_the_verb_and_turns_indefinites_into_de() {
         let have = VERBS.iter().find(|v| v.en[0] == "have").expect("have");
-        let i = Subject { en: vec![(0, "I")], fr: vec![(0, "je")], concepts: 1, person: 0, gender: Masc, kinds: PERSON };
+        let i =
+            Subject { en: vec![(0, "I")], fr: vec![(0, "je")], concepts: 1, person: 0, gender: Masc, kinds: PERSON };
         let car = phrase(Det::A, None, None, "car", Sg);
         let apples = phrase(Det::Indef, None, None, "apple", Pl);
         let sentence = |np: &NounPhrase, mode: Mode| {

@@ -242,6 +242,7 @@ impl Engine {
         Ok(Output {
             text: self.tgt_tok.decode(&body)?,
             target: h.tokens.iter().map(|&t| self.tgt_tok.token(t)).collect(),
+            target_words: self.tgt_tok.target_words(&h.tokens)?,
             score: h.score / length_penalty(h.tokens.len(), alpha),
             hypothesis: h,
         })

@@ -161,12 +161,7 @@ mod tests {
         let defaults = DecodeDefaults {
             default: Search::Beam,
             greedy: SearchDefaults { checkpoint: Which::Last, length_penalty: 0.5, ..SearchDefaults::default() },
-            beam: SearchDefaults {
-                checkpoint: Which::Averaged,
-                steps: vec![1],
-                length_penalty: 1.5,
-                beam: Some(4),
-            },
+            beam: SearchDefaults { checkpoint: Which::Averaged, steps: vec![1], length_penalty: 1.5, beam: Some(4) },
         };
         let resolve = |o: DecodeOptions| o.resolve_with(&defaults, flag).unwrap();
         let got = resolve(DecodeOptions::default());

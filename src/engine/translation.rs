@@ -12,6 +12,9 @@ pub struct Output {
     pub text: String,
     /// Target tokens as the tokenizer spells them, EOS included when emitted.
     pub target: Vec<String>,
+    /// For each target token, the 0-based whitespace-separated word of `text` it writes into (`None` for
+    /// EOS and other tokens that write nothing).
+    pub target_words: Vec<Option<usize>>,
     /// The hypothesis' log-probability divided by its length penalty ((5 + len) / 6)^α: the number beam
     /// search ranks by, and that `nmt translate --n-best` prints.
     pub score: f64,
@@ -46,7 +49,7 @@ impl Translation {
     /// [`Self::alignment`] by another rule.
     pub fn alignment_by(&self, rule: Rule) -> Vec<Link> {
         self.outputs.first().map_or_else(Vec::new, |best| {
-            align::links(&align::word_weights(&best.hypothesis.weights, &self.source_words, &best.target), rule)
+            align::links(&align::word_weights(&best.hypothesis.weights, &self.source_words, &best.target_words), rule)
         })
     }
 
