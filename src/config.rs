@@ -696,18 +696,22 @@ fn schema() -> toml::Table {
 /// The message for a key that names no field: the closest valid keys first, then all of them.
 fn unknown_key(key: &str) -> String {
     let valid = valid_keys();
-    let hint = match closest_keys(key, &valid).as_slice() {
+    format!("no such field {key}{}; valid keys: {}", did_you_mean(key, &valid), valid.join(", "))
+}
+
+/// ` (did you mean A or B?)` for the `valid` keys closest to `key`, or nothing when none is close.
+pub(crate) fn did_you_mean(key: &str, valid: &[String]) -> String {
+    match closest_keys(key, valid).as_slice() {
         [] => String::new(),
         [one] => format!(" (did you mean {one}?)"),
         [rest @ .., last] => format!(" (did you mean {} or {last}?)", rest.join(", ")),
-    };
-    format!("no such field {key}{hint}; valid keys: {}", valid.join(", "))
+    }
 }
 
 /// Up to 3 of the `valid` keys and their sections that `key` looks like a misspelling of, closest first:
 /// within an edit distance of a third of the field's length, where the right field in the wrong section
 /// costs 1.
-pub(crate) fn closest_keys(key: &str, valid: &[String]) -> Vec<String> {
+fn closest_keys(key: &str, valid: &[String]) -> Vec<String> {
     let field = |k: &str| k.rsplit_once('.').map_or(k, |(_, f)| f).to_string();
     let limit = (field(key).chars().count() / 3).max(1);
     let mut candidates: Vec<String> =

@@ -23,7 +23,7 @@
 //! line and the key; an unknown key gets the closest valid ones suggested.
 
 use super::{read_metadata, snapshot_step, Which, AVERAGED, DECODE_FILE};
-use crate::config::{closest_keys, line_of};
+use crate::config::{did_you_mean, line_of};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use serde::{Deserialize, Serialize};
@@ -111,13 +111,11 @@ impl DecodeDefaults {
     pub fn parse(text: &str, path: &Path) -> Result<DecodeDefaults> {
         let lines = key_lines(text, path)?;
         let at = |key: &str, msg: String| Error::data(path, lines.get(key).copied().unwrap_or(0), msg);
-        for key in lines.keys().filter(|k| !KEYS.contains(&k.as_str()) && !["greedy", "beam"].contains(&k.as_str())) {
+        let unknown =
+            lines.iter().filter(|(k, _)| !KEYS.contains(&k.as_str()) && !["greedy", "beam"].contains(&k.as_str()));
+        if let Some((key, _)) = unknown.min_by_key(|(_, line)| **line) {
             let valid: Vec<String> = KEYS.iter().map(|k| k.to_string()).collect();
-            let hint = match closest_keys(key, &valid).as_slice() {
-                [] => String::new(),
-                [one] => format!(" (did you mean {one}?)"),
-                [rest @ .., last] => format!(" (did you mean {} or {last}?)", rest.join(", ")),
-            };
+            let hint = did_you_mean(key, &valid);
             return Err(at(key, format!("no such key {key}{hint}; valid keys: {}", KEYS.join(", "))));
         }
         let d: DecodeDefaults = toml::from_str(text).map_err(|e| {
