@@ -2,7 +2,8 @@
 # The Multi30k recipe: get the corpus, train SRC→TGT with corpora/multi30k/config.toml under a wall-clock
 # budget (train.max_minutes=75 unless overridden), resume when --out already holds a run, choose on val the
 # checkpoints (best, last or an average of the last snapshots) for greedy search and beam 5 and beam's length
-# penalty (val-choice.txt), evaluate on test_2016_flickr with those choices (cased and lowercased BLEU, chrF),
+# penalty (val-choice.txt, and decode.toml so that `nmt translate/eval --model DIR` decode that way without
+# flags), evaluate on test_2016_flickr with those choices (cased and lowercased BLEU, chrF),
 # write translations and scores into the model directory, and draw heatmaps for the first 20 test sentences.
 #
 #   scripts/train-multi30k.sh SRC TGT [--out DIR] [--data DIR] [--set key=value ...]
@@ -12,6 +13,8 @@
 #
 # env: NMT_CORPUS_DIR (copy an unpacked corpus instead of downloading), NMT_THREADS (default: all cores),
 #      NMT_HEATMAP_LINES (default 20), NMT_LP_GRID (length penalties tried on val, default "1.0 1.6 2.2"),
+#      NMT_LP_MARGIN (lowercased val BLEU by which a length penalty other than 1.0 must beat 1.0 to be
+#      chosen, default 1.0),
 #      NMT_BIN (an nmt binary to use; set-up and build are skipped)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,7 +57,9 @@ fi
 # - greedy: `best` (chosen by greedy dev BLEU during training) or the average of the newest k weight
 #   snapshots (k = 2 … all that training kept; `nmt average`);
 # - beam 5: `best`, `last` (skipped when the best validation was the last step: the same weights) or that
-#   average, with a length penalty from NMT_LP_GRID.
+#   average, with a length penalty from NMT_LP_GRID: 1.0 unless another value beats the best 1.0 row by
+#   more than NMT_LP_MARGIN BLEU. A 1.6 chosen on val by a plain maximum lost 0.6-0.9 BLEU against 1.0 on
+#   unseen test sets (issue 16): val gains below that swing are noise, so they do not move the penalty.
 val=$data/val
 choice=$out/val-choice.txt
 : >"$choice.tmp"
@@ -94,16 +99,48 @@ if [ -n "$avg_k" ]; then
   if better "$avg_top" "$greedy_top"; then greedy=averaged; fi
 fi
 say "greedy chosen: $greedy"
-ckpt= lp= top=
+ckpt= lp= top= plain_ckpt= plain_top= # the best row overall, and the best with length penalty 1.0
 for c in $checkpoints; do
   for a in ${NMT_LP_GRID:-1.0 1.6 2.2}; do
     bleu=$(val_bleu "$c" 5 "$a" "$out/val.beam5.$c.lp$a.$tgt")
     say "beam 5, checkpoint $c, length penalty $a: val BLEU $bleu (lowercased)"
     if better "$bleu" "$top"; then ckpt=$c lp=$a top=$bleu; fi
+    if [ "$a" = 1.0 ] && better "$bleu" "$plain_top"; then plain_ckpt=$c plain_top=$bleu; fi
   done
 done
+margin=${NMT_LP_MARGIN:-1.0}
+if [ -n "$plain_ckpt" ] && [ "$lp" != 1.0 ] && ! better "$top" "$(awk -v a="$plain_top" -v m="$margin" 'BEGIN { print a + m }')"; then
+  say "length penalty $lp ($top) beats 1.0 ($plain_ckpt, $plain_top) by no more than $margin BLEU: keeping 1.0"
+  ckpt=$plain_ckpt lp=1.0 top=$plain_top
+fi
 say "beam 5 chosen: $ckpt $lp"
 mv "$choice.tmp" "$choice"
+
+# The choices as the model's decoding defaults (decode.toml): beam 5 by default, greedy with its own
+# checkpoint; an average names the snapshot steps averaged.safetensors holds now (the newest $avg_k).
+steps_of() { # CHECKPOINT → the `steps = [...]` line an averaged section needs, nothing otherwise
+  [ "$1" = averaged ] || return 0
+  "${nmt[@]}" info --model "$out" --json | python3 -c '
+import json, sys
+k = int(sys.argv[1])
+print("steps = %s" % json.load(sys.stdin)["snapshots"][-k:])' "$avg_k"
+}
+cat >"$out/decode.toml.tmp" <<TOML
+# Written by scripts/train-multi30k.sh from its choices on val (val-choice.txt).
+default = "beam"
+
+[greedy]
+checkpoint = "$greedy"
+$(steps_of "$greedy")
+length_penalty = 1.0
+
+[beam]
+checkpoint = "$ckpt"
+$(steps_of "$ckpt")
+length_penalty = $lp
+beam = 5
+TOML
+mv "$out/decode.toml.tmp" "$out/decode.toml"
 
 test=$data/test_2016_flickr
 scores=$out/test-scores.txt

@@ -39,6 +39,10 @@ pub struct AttentionRecord {
     /// `[heads][len(target)][len(source)]` per-head weights of a multi-head model.
     #[serde(skip_serializing_if = "Option::is_none", default, deserialize_with = "de_heads")]
     pub head_weights: Option<Vec<Vec<Vec<f32>>>>,
+    /// The word alignment read off the weights (`[[source word, translation word], …]`, 0-based
+    /// whitespace-separated words; see [`crate::align`]); absent in records of older versions.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub alignment: Option<Vec<(usize, usize)>>,
 }
 
 impl AttentionRecord {
@@ -195,6 +199,7 @@ mod tests {
             target: vec!["x".into(), "</s>".into()],
             weights: vec![vec![0.25, 0.75], vec![1.0, 0.0]],
             head_weights: None,
+            alignment: None,
         }
     }
 

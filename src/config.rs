@@ -563,7 +563,7 @@ fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> Error {
 }
 
 /// The 1-based line of byte `offset` in `text`.
-fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
@@ -696,12 +696,16 @@ fn schema() -> toml::Table {
 /// The message for a key that names no field: the closest valid keys first, then all of them.
 fn unknown_key(key: &str) -> String {
     let valid = valid_keys();
-    let hint = match closest_keys(key, &valid).as_slice() {
+    format!("no such field {key}{}; valid keys: {}", did_you_mean(key, &valid), valid.join(", "))
+}
+
+/// ` (did you mean A or B?)` for the `valid` keys closest to `key`, or nothing when none is close.
+pub(crate) fn did_you_mean(key: &str, valid: &[String]) -> String {
+    match closest_keys(key, valid).as_slice() {
         [] => String::new(),
         [one] => format!(" (did you mean {one}?)"),
         [rest @ .., last] => format!(" (did you mean {} or {last}?)", rest.join(", ")),
-    };
-    format!("no such field {key}{hint}; valid keys: {}", valid.join(", "))
+    }
 }
 
 /// Up to 3 of the `valid` keys and their sections that `key` looks like a misspelling of, closest first:

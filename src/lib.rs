@@ -24,6 +24,7 @@
 //!
 //! A library user who does not want the command line's dependencies builds with
 //! `nmt = { default-features = false }` (the `cli` feature holds clap and the binary).
+pub mod align;
 pub mod attention_json;
 pub mod average;
 pub mod bench;

@@ -194,6 +194,9 @@ fn train_in(config: Config, opts: &RunOptions) -> Result<Summary> {
         };
         let (s, t) = train_tokenizers(&train_pairs, &spec, config.data.joint_vocab)?;
         checkpoint::write_dir_meta(out, &mut config, &s, &t)?;
+        // Greedy with `best` (what validation chose it by) is the default; beam 5 with `best` and
+        // length penalty 1.0 is there for `--beam N`. The Multi30k recipe rewrites it with its val choice.
+        checkpoint::DecodeDefaults::default().write(out)?;
         (s, t, None)
     };
     let data = prepare(&config, &src_tok, &tgt_tok, &train_pairs, dev_pairs)?;

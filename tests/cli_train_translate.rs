@@ -134,7 +134,7 @@ fn check_record(r: &Value, input: &str, heads: Option<usize>) {
     let obj = r.as_object().unwrap();
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
     keys.sort();
-    let mut expected = vec!["line", "source", "source_text", "target", "translation", "weights"];
+    let mut expected = vec!["alignment", "line", "source", "source_text", "target", "translation", "weights"];
     if heads.is_some() && !is_blank(input) {
         expected.push("head_weights");
         expected.sort();
@@ -180,6 +180,68 @@ fn attention_json_has_the_documented_keys_and_row_stochastic_target_by_source_we
     // What was written reads back (the heatmap command's reader validates every record).
     ok(&mut ws.nmt(&["heatmap", "--from-json", "a.jsonl", "--out-dir", "from-json"]));
     assert!(ws.path("from-json/index.html").is_file());
+}
+
+/// The 0-based (source word, translation word) links of a Pharaoh line.
+fn pharaoh(line: &str) -> Vec<(usize, usize)> {
+    line.split_whitespace()
+        .map(|p| {
+            let (i, j) = p.split_once('-').unwrap_or_else(|| panic!("{p:?} is not i-j"));
+            (i.parse().unwrap(), j.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn alignments_are_pharaoh_lines_of_word_indices_and_aer_scores_them_against_the_toy_gold() {
+    let ws = trained(&[]);
+    let mut lines = hostile_lines();
+    lines.extend(std::fs::read_to_string(ws.path("test.en")).unwrap().lines().map(str::to_string));
+    ws.translate(
+        "m",
+        &["--alignments", "a.align", "--attention-json", "a.jsonl", "--output", "a.fr"],
+        &input_of(&lines),
+    );
+    let (align, hyps) =
+        (std::fs::read_to_string(ws.path("a.align")).unwrap(), std::fs::read_to_string(ws.path("a.fr")).unwrap());
+    let records: Vec<Value> = std::fs::read_to_string(ws.path("a.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!((align.lines().count(), records.len()), (lines.len(), lines.len()));
+    for (((links, input), hyp), record) in align.lines().zip(&lines).zip(hyps.lines()).zip(&records) {
+        let links = pharaoh(links);
+        let (n_src, n_tgt) = (input.split_whitespace().count(), hyp.split_whitespace().count());
+        assert!(links.iter().all(|&(i, j)| i < n_src && j < n_tgt), "{links:?} outside {input:?} → {hyp:?}");
+        let in_json: Vec<(usize, usize)> = serde_json::from_value(record["alignment"].clone()).unwrap();
+        assert_eq!(links, in_json, "the JSON record holds the same alignment");
+        if is_blank(input) {
+            assert!(links.is_empty());
+        }
+    }
+    // `nmt aer` on the toy test set's gold links: the library's AER of the same files, and 0 for a
+    // perfect hypothesis.
+    let gold: String = std::fs::read_to_string(toy_dir().join("test.align"))
+        .unwrap()
+        .lines()
+        .take(40)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(ws.path("test.align"), &gold).unwrap();
+    let hyp: String = align.lines().skip(lines.len() - 40).map(|l| format!("{l}\n")).collect();
+    std::fs::write(ws.path("hyp.align"), &hyp).unwrap();
+    let aer = |h: &str| -> Value {
+        serde_json::from_slice(&ok(&mut ws.nmt(&["aer", "--hyp", h, "--gold", "test.align", "--json"])).stdout).unwrap()
+    };
+    let parse = |t: &str| t.lines().map(pharaoh).collect::<Vec<_>>();
+    let want = nmt::align::aer(&parse(&hyp), &parse(&gold));
+    let got = aer("hyp.align");
+    assert!((got["aer"].as_f64().unwrap() - want.aer).abs() < 1e-12 && (0.0..=1.0).contains(&want.aer), "{got}");
+    assert_eq!(got["gold_links"].as_u64(), Some(want.gold_links as u64));
+    assert_eq!(aer("test.align")["aer"].as_f64(), Some(0.0));
+    let err = fails(&mut ws.nmt(&["aer", "--hyp", "dev.en", "--gold", "test.align"]));
+    assert_mentions(&err, &["dev.en:1", "is not an i-j pair"]);
 }
 
 #[test]
@@ -322,8 +384,8 @@ fn corpus_toy_with_seed_1_reproduces_the_committed_corpus_byte_for_byte() {
     let ws = Workspace::new(1);
     ok(&mut ws.nmt(&["corpus", "toy", "--out", "toy", "--seed", "1"]));
     for split in ["train", "dev", "test"] {
-        for lang in ["en", "fr"] {
-            let name = format!("{split}.{lang}");
+        for ext in ["en", "fr", "align"].iter().filter(|e| split != "train" || **e != "align") {
+            let name = format!("{split}.{ext}");
             assert!(
                 std::fs::read(ws.path("toy").join(&name)).unwrap() == std::fs::read(toy_dir().join(&name)).unwrap(),
                 "{name} differs from corpora/toy-en-fr/{name}"

@@ -161,6 +161,7 @@ fn sample_record() -> AttentionRecord {
         target: vec!["▁the".into(), "▁cat".into(), "</s>".into()],
         weights: vec![vec![0.8, 0.1, 0.1], vec![0.1, 0.8, 0.1], vec![0.2, 0.2, 0.6]],
         head_weights: Some(vec![vec![vec![1.0, 0.0, 0.0]; 3]; 2]),
+        alignment: None,
     }
 }
 

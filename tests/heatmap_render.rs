@@ -25,6 +25,7 @@ fn record(source: Vec<String>, target: Vec<String>, weights: Vec<Vec<f32>>) -> A
         target,
         weights,
         head_weights: None,
+        alignment: None,
     }
 }
 

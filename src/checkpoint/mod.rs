@@ -5,12 +5,14 @@
 //! checks every tensor's name and shape.
 //!
 //! Files: `weights` (reading and writing weights files), `snapshots` (their naming and pruning),
-//! `state` (the training state kept in `last`).
+//! `state` (the training state kept in `last`), `decode` (the decoding defaults of `decode.toml`).
 
+mod decode;
 mod snapshots;
 mod state;
 mod weights;
 
+pub use decode::{DecodeDefaults, Search, SearchDefaults};
 pub use snapshots::{save_snapshot, snapshot_step, snapshots};
 pub use state::{read_train_state, TrainState};
 pub use weights::{load_weights, read_metadata, save_weights, CHECKSUM_KEY};
@@ -20,7 +22,7 @@ use crate::data::tokenizer::Tokenizer;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::model::Seq2Seq;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,18 +34,21 @@ pub const TGT_TOKENIZER: &str = "tokenizer.tgt.json";
 pub const BEST: &str = "best.safetensors";
 pub const LAST: &str = "last.safetensors";
 pub const AVERAGED: &str = "averaged.safetensors";
+/// The decoding defaults that travel with the model ([`DecodeDefaults`]).
+pub const DECODE_FILE: &str = "decode.toml";
 /// The folder of the weight snapshots kept with `train.keep_snapshots`.
 pub const SNAPSHOTS: &str = "snapshots";
 pub const METRICS: &str = "metrics.jsonl";
 pub const LOSS_PLOT: &str = "loss.png";
 const LOCK: &str = ".lock";
 /// The files of a model directory besides the snapshots, whose stale temp files the lock's taker removes.
-const FILES: [&str; 8] = [CONFIG_FILE, SRC_TOKENIZER, TGT_TOKENIZER, BEST, LAST, AVERAGED, METRICS, LOSS_PLOT];
+const FILES: [&str; 9] =
+    [CONFIG_FILE, SRC_TOKENIZER, TGT_TOKENIZER, BEST, LAST, AVERAGED, METRICS, LOSS_PLOT, DECODE_FILE];
 /// safetensors metadata key holding the JSON training state in `last`.
 pub const STATE_KEY: &str = "nmt.train_state";
 
 /// Which weights to load.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Which {
     Best,
@@ -215,7 +220,7 @@ pub fn remove_unsaved(dir: &Path) {
     if holds_weights(dir) {
         return;
     }
-    for file in [CONFIG_FILE, SRC_TOKENIZER, TGT_TOKENIZER, METRICS, LOSS_PLOT, LOCK] {
+    for file in [CONFIG_FILE, SRC_TOKENIZER, TGT_TOKENIZER, METRICS, LOSS_PLOT, DECODE_FILE, LOCK] {
         let _ = std::fs::remove_file(dir.join(file));
     }
     let _ = std::fs::remove_dir(dir);

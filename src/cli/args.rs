@@ -49,6 +49,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// BLEU and chrF of a hypothesis file against a reference file (sacreBLEU-compatible).
     Score(ScoreArgs),
+    /// Alignment error rate (AER, sure links only) of Pharaoh alignments against gold ones.
+    Aer(AerArgs),
     /// Draw attention heatmaps: one sentence through one or several models, or from saved JSON.
     Heatmap(HeatmapArgs),
     /// Show a model directory: config, parameter count, vocabularies, training state.
@@ -88,14 +90,15 @@ pub struct TrainArgs {
     pub log_every: usize,
 }
 
-/// Decoding flags shared by translate, eval and heatmap. A flag left out is left to the engine's
-/// defaults (shown in the help).
+/// Decoding flags shared by translate, eval and heatmap. A flag left out is left to the model's
+/// decode.toml (search, checkpoint, length penalty) and then the engine's defaults (shown in the help).
 #[derive(Args, Debug, Clone)]
 pub struct DecodeArgs {
-    /// Beam size (1 = greedy search) [default: 1].
+    /// Beam size (1 = greedy search) [default: the model's decode.toml `default`, else 1].
     #[arg(long, allow_negative_numbers = true)]
     pub beam: Option<i64>,
-    /// GNMT length-penalty exponent α for beam search (0 = off) [default: 1.0].
+    /// GNMT length-penalty exponent α for beam search (0 = off) [default: the model's decode.toml
+    /// for the search, else 1.0].
     #[arg(long, allow_negative_numbers = true)]
     pub length_penalty: Option<f64>,
     /// Sentences per batch [default: 64].
@@ -105,9 +108,9 @@ pub struct DecodeArgs {
     /// [default: 300].
     #[arg(long, allow_negative_numbers = true)]
     pub max_len: Option<i64>,
-    /// Which weights to load.
-    #[arg(long, value_enum, default_value_t = CheckpointArg::Best)]
-    pub checkpoint: CheckpointArg,
+    /// Which weights to load [default: the model's decode.toml for the search, else best].
+    #[arg(long, value_enum)]
+    pub checkpoint: Option<CheckpointArg>,
     /// Number format of the decoder: `int8` runs its large matrices in int8 where that is faster
     /// (batches of at most 4 rows — greedy at --batch-size ≤ 4; CPU only), fp32 elsewhere.
     #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
@@ -174,12 +177,21 @@ pub struct TranslateArgs {
     /// Write one heatmap PNG per sentence and an index.html gallery into this directory.
     #[arg(long)]
     pub heatmaps: Option<PathBuf>,
+    /// Write the word alignments read off the attention, one Pharaoh line per input line: `i-j` pairs of
+    /// 0-based source and translation words (whitespace-separated; EOS excluded).
+    #[arg(long)]
+    pub alignments: Option<PathBuf>,
+    /// How alignments are read off the attention merged to words: `argmax` (each translation word to the
+    /// source word it attends to most) or a threshold T in (0, 1] (every pair with weight ≥ T)
+    /// [default: 0.2, chosen on the toy dev set].
+    #[arg(long)]
+    pub align_rule: Option<String>,
     /// Translate each line as soon as it is read and flush its translation, so another program can
     /// keep `nmt` open as a co-process and send a line at a time (lines already waiting are
     /// translated together, up to a batch). Writes to stdout only: not with --output,
     /// --attention-json or --heatmaps. With --input, the file (e.g. a named pipe) is read the same
     /// way. A terminal is always read like this when nothing is written to files.
-    #[arg(long, conflicts_with_all = ["output", "attention_json", "heatmaps"])]
+    #[arg(long, conflicts_with_all = ["output", "attention_json", "heatmaps", "alignments"])]
     pub stream: bool,
 }
 
@@ -220,6 +232,20 @@ pub struct ScoreArgs {
     pub json: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct AerArgs {
+    /// Hypothesis alignments, one Pharaoh line (`i-j` pairs) per sentence, e.g. from
+    /// `nmt translate --alignments`.
+    #[arg(long)]
+    pub hyp: PathBuf,
+    /// Gold (sure) alignments, line by line with --hyp (e.g. corpora/toy-en-fr/test.align).
+    #[arg(long)]
+    pub gold: PathBuf,
+    /// Print one JSON object (aer, precision, recall, link counts) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `--format` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ImageFormat {
@@ -251,6 +277,10 @@ pub struct HeatmapArgs {
     /// Merge subword pieces into words (sum over source pieces, mean over target pieces).
     #[arg(long)]
     pub words: bool,
+    /// Frame the cells of the word alignment read off the attention (the `alignment` of each record;
+    /// see `nmt translate --alignments`).
+    #[arg(long)]
+    pub alignments: bool,
     /// Draw one head of a multihead model instead of the mean over heads.
     #[arg(long)]
     pub head: Option<usize>,
@@ -381,9 +411,9 @@ pub struct ServeArgs {
     /// Allow browser pages from this origin (e.g. `http://localhost:3000`, or `*`) to call the API.
     #[arg(long, value_name = "ORIGIN")]
     pub cors: Option<String>,
-    /// Which weights of every model to load.
-    #[arg(long, value_enum, default_value_t = CheckpointArg::Best)]
-    pub checkpoint: CheckpointArg,
+    /// Which weights of every model to load [default: each model's decode.toml, else best].
+    #[arg(long, value_enum)]
+    pub checkpoint: Option<CheckpointArg>,
     /// The number format every model decodes in.
     #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
     pub precision: PrecisionArg,

@@ -13,7 +13,7 @@ mod translate;
 
 use args::{Cli, Command, CorpusCommand, DecodeArgs, DeviceArg};
 use nmt::data::corpus::read_text_lines;
-use nmt::engine::{DecodeOptions, Engine, LoadOptions, Precision};
+use nmt::engine::{DecodeOptions, Decoding, Engine, LoadOptions, Precision};
 use nmt::error::{Error, Result};
 use nmt::fsutil::write_atomic_with;
 use std::io::Write;
@@ -36,6 +36,7 @@ pub fn run(cli: Cli, threads: usize) -> Result<()> {
         Command::Translate(a) => translate::translate(a, device),
         Command::Eval(a) => score::eval(a, device),
         Command::Score(a) => score::score(a),
+        Command::Aer(a) => score::aer(a),
         Command::Heatmap(a) => show::heatmap(a, device),
         Command::Info(a) => model_dir::info(a),
         Command::Average(a) => model_dir::average(a),
@@ -67,6 +68,7 @@ fn decode_options(d: &DecodeArgs, n_best: Option<i64>) -> Result<DecodeOptions> 
         length_penalty: d.length_penalty,
         batch_size: count("--batch-size", d.batch_size)?,
         max_len: count("--max-len", d.max_len)?,
+        checkpoint: d.checkpoint.map(Into::into),
     })
 }
 
@@ -75,15 +77,20 @@ fn flag(field: &str) -> String {
     format!("--{}", field.replace('_', "-"))
 }
 
-/// Loads the engine of model directory `dir` with the checkpoint and precision the decoding flags name.
-fn load_engine(dir: &Path, d: &DecodeArgs, device: Device) -> Result<Engine> {
+/// Loads the engine of model directory `dir` with the checkpoint the decoding flags name (or those of the
+/// model's decode.toml) and the precision they name, and resolves the decoding flags (with `n_best`)
+/// against the model's defaults.
+fn load_engine(dir: &Path, d: &DecodeArgs, n_best: Option<i64>, device: Device) -> Result<(Engine, Decoding)> {
+    let opts = decode_options(d, n_best)?;
     let precision = Precision::from(d.precision);
     if precision == Precision::Int8 && device != Device::Cpu {
         return Err(Error::Usage(format!(
             "--precision int8 runs on the CPU only (the device is {device:?}): pass --device cpu"
         )));
     }
-    Engine::load(dir, &LoadOptions { checkpoint: d.checkpoint.into(), device, precision })
+    let engine = Engine::load(dir, &LoadOptions { checkpoint: opts.checkpoint, device, precision })?;
+    let decoding = engine.resolve(&opts, flag)?;
+    Ok((engine, decoding))
 }
 
 /// Standard input read by the same reader as `--input` files, so both accept and refuse the same bytes

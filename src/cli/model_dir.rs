@@ -40,6 +40,10 @@ pub fn info(a: InfoArgs) -> Result<()> {
         let steps: Vec<String> = info.snapshots.iter().map(usize::to_string).collect();
         out.push(format!("weight snapshots (for nmt average): steps {}", steps.join(", ")));
     }
+    match &info.decode {
+        Some(d) => out.push(format!("\n# decode.toml (decoding defaults)\n{}", d.to_toml_string()?.trim_end())),
+        None => out.push("\nno decode.toml: greedy search with best, length penalty 1.0 by default".into()),
+    }
     out.push(format!("\n# config.toml\n{}", info.config.to_toml_string()?));
     write_lines(None, &out)
 }

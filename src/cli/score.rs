@@ -1,8 +1,8 @@
 //! `nmt eval` (translate a test set and score it) and `nmt score` (score a hypothesis file): BLEU and
-//! chrF against references, sacreBLEU-compatible.
+//! chrF against references, sacreBLEU-compatible; `nmt aer`: word alignments against gold ones.
 
-use super::args::{EvalArgs, ScoreArgs};
-use super::{decode_options, flag, load_engine, write_lines};
+use super::args::{AerArgs, EvalArgs, ScoreArgs};
+use super::{load_engine, write_lines};
 use nmt::data::corpus::{read_pairs, read_text_lines, Source};
 use nmt::error::{Error, Result};
 use nmt::metrics;
@@ -10,8 +10,7 @@ use std::path::Path;
 use tch::Device;
 
 pub fn eval(a: EvalArgs, device: Device) -> Result<()> {
-    let d = decode_options(&a.decode, None)?.resolve(flag)?;
-    let engine = load_engine(&a.model, &a.decode, device)?;
+    let (engine, d) = load_engine(&a.model, &a.decode, None, device)?;
     let (srcs, refs) = match (&a.src, &a.reference) {
         (Some(src), Some(reference)) => read_aligned(src, reference)?,
         (None, None) => {
@@ -86,4 +85,27 @@ fn print_scores(hyps: &[String], refs: &[String], lowercase: bool, json: bool, l
 pub fn score(a: ScoreArgs) -> Result<()> {
     let (hyps, refs) = read_aligned(&a.hyp, &a.reference)?;
     print_scores(&hyps, &refs, a.lowercase, a.json, a.lowercase.then_some("lowercased"))
+}
+
+pub fn aer(a: AerArgs) -> Result<()> {
+    let (hyp, gold) = (nmt::align::read_pharaoh(&a.hyp)?, nmt::align::read_pharaoh(&a.gold)?);
+    if hyp.len() != gold.len() {
+        return Err(Error::Usage(format!(
+            "{} has {} lines but {} has {}",
+            a.hyp.display(),
+            hyp.len(),
+            a.gold.display(),
+            gold.len()
+        )));
+    }
+    let r = nmt::align::aer(&hyp, &gold);
+    let line = if a.json {
+        serde_json::to_string(&r).map_err(|e| Error::Serialize { what: "the AER", source: e.into() })?
+    } else {
+        format!(
+            "AER = {:.4} (precision {:.4}, recall {:.4}; {} hypothesis links, {} gold, {} in both; sure links only)",
+            r.aer, r.precision, r.recall, r.hyp_links, r.gold_links, r.common
+        )
+    };
+    write_lines(None, &[line])
 }

@@ -2,7 +2,7 @@
 //! by the engine, or of records saved as JSON lines.
 
 use super::args::{HeatmapArgs, ImageFormat};
-use super::{decode_options, flag, load_engine};
+use super::load_engine;
 use nmt::attention_json::{read_jsonl, AttentionRecord};
 use nmt::error::{Error, Result};
 use nmt::fsutil;
@@ -40,7 +40,7 @@ fn style(a: &HeatmapArgs, out: Option<&Path>) -> Result<Style> {
         Some(p) => Font::from_file(p)?,
         None => Font::embedded(),
     };
-    Ok(Style { words: a.words, head: a.head, format, font })
+    Ok(Style { words: a.words, head: a.head, format, font, alignments: a.alignments })
 }
 
 pub fn heatmap(a: HeatmapArgs, device: Device) -> Result<()> {
@@ -66,11 +66,10 @@ pub fn heatmap(a: HeatmapArgs, device: Device) -> Result<()> {
             ))
         }
     };
-    let d = decode_options(&a.decode, None)?.resolve(flag)?;
     let style = style(&a, Some(out))?;
     let mut panels = Vec::new();
     for dir in &a.model {
-        let engine = load_engine(dir, &a.decode, device)?;
+        let (engine, d) = load_engine(dir, &a.decode, None, device)?;
         let t = engine.translate_with(std::slice::from_ref(text), &d)?;
         panels.push((heatmap::panel_title(&engine.config().model), t[0].record(0)));
     }

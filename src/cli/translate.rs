@@ -4,7 +4,7 @@
 
 use super::args::TranslateArgs;
 use super::show::draw_gallery;
-use super::{decode_options, flag, load_engine, read_stdin_lines, write_lines};
+use super::{load_engine, read_stdin_lines, write_lines};
 use nmt::attention_json::AttentionRecord;
 use nmt::data::corpus::{read_text_lines, LineReader};
 use nmt::engine::{Decoding, Engine, Translation};
@@ -22,9 +22,10 @@ fn output_line(t: &Translation, d: &Decoding) -> String {
 }
 
 pub fn translate(a: TranslateArgs, device: Device) -> Result<()> {
-    let d = decode_options(&a.decode, a.n_best)?.resolve(flag)?;
-    let engine = load_engine(&a.model, &a.decode, device)?;
-    let stdout_only = a.output.is_none() && a.attention_json.is_none() && a.heatmaps.is_none();
+    let (engine, d) = load_engine(&a.model, &a.decode, a.n_best, device)?;
+    let rule = a.align_rule.as_deref().map_or(Ok(nmt::align::DEFAULT_RULE), str::parse)?;
+    let stdout_only =
+        a.output.is_none() && a.attention_json.is_none() && a.heatmaps.is_none() && a.alignments.is_none();
     // A person typing at a terminal is served like a co-process (clap refuses --stream with the file
     // outputs, which are written only once the input has ended).
     if a.stream || (stdout_only && a.input.is_none() && std::io::stdin().is_terminal()) {
@@ -47,13 +48,18 @@ pub fn translate(a: TranslateArgs, device: Device) -> Result<()> {
     bar.finish_and_clear();
     let text: Vec<String> = results.iter().map(|t| output_line(t, &d)).collect();
     write_lines(a.output.as_deref(), &text)?;
-    let records: Vec<AttentionRecord> = results.iter().enumerate().map(|(i, t)| t.record(i)).collect();
+    let records: Vec<AttentionRecord> = results.iter().enumerate().map(|(i, t)| t.record_by(i, rule)).collect();
+    if let Some(path) = &a.alignments {
+        let lines: Vec<String> =
+            records.iter().map(|r| nmt::align::to_pharaoh(r.alignment.as_deref().unwrap_or_default())).collect();
+        write_lines(Some(path), &lines)?;
+    }
     if let Some(path) = &a.attention_json {
         let json: Vec<String> = records.iter().map(|r| r.to_json_line()).collect();
         write_lines(Some(path), &json)?;
     }
     if let Some(dir) = &a.heatmaps {
-        draw_gallery(dir, &records, &Style::default())?;
+        draw_gallery(dir, &records, &Style { alignments: a.alignments.is_some(), ..Style::default() })?;
         eprintln!("heatmaps: {}", dir.join("index.html").display());
     }
     Ok(())

@@ -243,6 +243,40 @@ impl Tokenizer {
         Ok((ids, tokens))
     }
 
+    /// [`Tokenizer::encode_source`] plus, for each token before EOS, the index of the whitespace-separated
+    /// word of `text` it comes from (through the token's byte offsets into `text`; a token between words,
+    /// such as a lone `▁`, counts to the next word): what word alignments are indexed by.
+    pub fn encode_source_words(&self, text: &str) -> Result<(Vec<i64>, Vec<String>, Vec<usize>)> {
+        let encoding = self.inner.encode(text, false).map_err(tk_error("encoding"))?;
+        let ends: Vec<usize> =
+            text.split_whitespace().map(|w| w.as_ptr() as usize - text.as_ptr() as usize + w.len()).collect();
+        let last = ends.len().saturating_sub(1);
+        let words = encoding
+            .get_offsets()
+            .iter()
+            .map(|&(start, _)| ends.iter().position(|&end| end > start).unwrap_or(last))
+            .collect();
+        let (mut ids, mut tokens) = (to_i64(encoding.get_ids()), encoding.get_tokens().to_vec());
+        if end_source(&mut ids) {
+            tokens.push(self.token(EOS));
+        }
+        Ok((ids, tokens, words))
+    }
+
+    /// For each of `ids` (an emitted target sequence), the 0-based whitespace-separated word of
+    /// `decode(ids)` it writes into: the word count of the text decoded up to and including it, less one;
+    /// `None` for a token that writes nothing (EOS, UNK, or a piece before any text). What word
+    /// alignments are indexed by on the target side, whatever the tokenizer.
+    pub fn target_words(&self, ids: &[i64]) -> Result<Vec<Option<usize>>> {
+        let mut words = Vec::with_capacity(ids.len());
+        for end in 1..=ids.len() {
+            let count = self.decode(&ids[..end])?.split_whitespace().count();
+            let writes = ids[end - 1] >= SPECIAL_TOKENS.len() as i64 && count > 0;
+            words.push(writes.then(|| count - 1));
+        }
+        Ok(words)
+    }
+
     /// [`Tokenizer::encode_source`]'s ids for many texts, in parallel.
     pub fn encode_source_batch(&self, texts: &[&str]) -> Result<Vec<Vec<i64>>> {
         let mut all = self.encode_batch(texts)?;
@@ -322,6 +356,41 @@ mod tests {
             let ids = t.encode("<s> </s> <pad>").unwrap();
             assert!(!ids.iter().any(|&i| i == PAD || i == BOS || i == EOS), "{kind:?}: {ids:?}");
         }
+    }
+
+    #[test]
+    fn source_tokens_know_their_whitespace_word() {
+        for kind in [Kind::Bpe, Kind::Word] {
+            let t = Tokenizer::train(&LINES, &spec(kind)).unwrap();
+            let text = "  the  dog sat,\ttoo! zebra";
+            let (ids, tokens, words) = t.encode_source_words(text).unwrap();
+            assert_eq!((ids.len(), tokens.len(), words.len() + 1), (tokens.len(), ids.len(), ids.len()), "{kind:?}");
+            assert_eq!(words.first(), Some(&0));
+            assert_eq!(words.last(), Some(&4), "{kind:?}: {tokens:?} {words:?}");
+            assert!(words.windows(2).all(|w| w[0] <= w[1] && w[1] <= w[0] + 1), "{kind:?}: {tokens:?} {words:?}");
+            // "sat," is one word: its comma is a token of word 2.
+            let comma = tokens.iter().position(|t| t.ends_with(',')).unwrap();
+            assert_eq!(words[comma], 2, "{kind:?}: {tokens:?} {words:?}");
+        }
+    }
+
+    #[test]
+    fn target_tokens_know_the_word_of_the_decoded_text_they_write_into() {
+        for kind in [Kind::Bpe, Kind::Word] {
+            let t = Tokenizer::train(&LINES, &spec(kind)).unwrap();
+            let mut ids = t.encode("the cat sat, too!").unwrap();
+            ids.push(EOS);
+            let words = t.target_words(&ids).unwrap();
+            let text = t.decode(&ids).unwrap();
+            assert_eq!(words.last(), Some(&None), "EOS writes nothing");
+            let n = text.split_whitespace().count();
+            assert_eq!(words[words.len() - 2], Some(n - 1), "{kind:?}: {text:?} {words:?}");
+            assert_eq!(words[0], Some(0));
+        }
+        // Pieces without a word-start marker glue into one word.
+        let t = Tokenizer::train(&LINES, &spec(Kind::Bpe)).unwrap();
+        let glued: Vec<i64> = ["s", "a", "t"].iter().map(|p| t.inner.token_to_id(p).unwrap() as i64).collect();
+        assert_eq!(t.target_words(&glued).unwrap(), [Some(0), Some(0), Some(0)]);
     }
 
     #[test]

@@ -20,8 +20,9 @@ const TEST_PAIRS: usize = 500;
 const MIN_WORDS: usize = 3;
 const MAX_WORDS: usize = 15;
 
-/// The three splits of the toy corpus as (English, French) pairs. No English sentence occurs
-/// twice, so no dev or test sentence is in train and no test sentence is in dev.
+/// The three splits of the toy corpus as (English, French) pairs, and the gold word alignments of dev
+/// and test. No English sentence occurs twice, so no dev or test sentence is in train and no test
+/// sentence is in dev.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToyCorpus {
     /// Training pairs (10,000).
@@ -30,12 +31,23 @@ pub struct ToyCorpus {
     pub dev: Vec<(String, String)>,
     /// Test pairs (500), for the final score.
     pub test: Vec<(String, String)>,
+    /// Gold (sure) alignments of `dev`, one Pharaoh line per pair: `i-j` links an English word to a
+    /// French word that expresses the same thing (0-based, whitespace-separated words).
+    pub dev_align: Vec<String>,
+    /// Gold (sure) alignments of `test`, likewise.
+    pub test_align: Vec<String>,
 }
 
 impl ToyCorpus {
-    /// The six files of the corpus as (file name, content).
+    /// The eight files of the corpus as (file name, content): the six text files, then `dev.align`
+    /// and `test.align`.
     fn files(&self) -> Vec<(String, String)> {
-        parallel_files(&[("train", &self.train[..]), ("dev", &self.dev), ("test", &self.test)], "en", "fr")
+        let mut files =
+            parallel_files(&[("train", &self.train[..]), ("dev", &self.dev), ("test", &self.test)], "en", "fr");
+        for (name, lines) in [("dev.align", &self.dev_align), ("test.align", &self.test_align)] {
+            files.push((name.to_string(), lines.iter().map(|l| format!("{l}\n")).collect()));
+        }
+        files
     }
 }
 
@@ -46,20 +58,25 @@ pub fn generate(seed: u64) -> ToyCorpus {
     let total = TEST_PAIRS + DEV_PAIRS + TRAIN_PAIRS;
     let mut seen = HashSet::with_capacity(total);
     let mut pairs = Vec::with_capacity(total);
+    let mut aligns = Vec::with_capacity(TEST_PAIRS + DEV_PAIRS);
     while pairs.len() < total {
-        let (en, fr) = sentence_pair(&mut rng);
+        let (en, fr, align) = sentence_pair(&mut rng);
         if seen.insert(en.clone()) {
             pairs.push((en, fr));
+            if aligns.len() < TEST_PAIRS + DEV_PAIRS {
+                aligns.push(align);
+            }
         }
     }
     let train = pairs.split_off(TEST_PAIRS + DEV_PAIRS);
     let dev = pairs.split_off(TEST_PAIRS);
-    ToyCorpus { train, dev, test: pairs }
+    let dev_align = aligns.split_off(TEST_PAIRS);
+    ToyCorpus { train, dev, test: pairs, dev_align, test_align: aligns }
 }
 
-/// Writes `train.en train.fr dev.en dev.fr test.en test.fr` for `seed` into `dir` (created if
-/// needed), each file atomically; a different corpus already there is only overwritten with `force`
-/// ([`write_corpus`]).
+/// Writes `train.en train.fr dev.en dev.fr test.en test.fr dev.align test.align` for `seed` into
+/// `dir` (created if needed), each file atomically; a different corpus already there is only
+/// overwritten with `force` ([`write_corpus`]).
 pub fn write(dir: &Path, seed: u64, force: bool) -> Result<()> {
     write_corpus(dir, &generate(seed).files(), force)
 }
@@ -450,24 +467,81 @@ impl Mode {
 
 /// A sentence pair under construction, as words. Entries with spaces ("look for", "près de") are
 /// split, so that the spelling rules of [`french_text`] see every word.
+///
+/// Each word may express a *concept* (a number): an English and a French word of the same concept are
+/// a sure gold alignment link ("the" and "le", "does not" … "not" and "ne", "pas"); a word of no concept
+/// ("do" of "do not", French "des" of a bare plural) is linked to nothing.
 #[derive(Default)]
 struct Words {
     en: Vec<String>,
     fr: Vec<String>,
+    en_concept: Vec<Option<usize>>,
+    fr_concept: Vec<Option<usize>>,
+    /// Concepts handed out so far.
+    concepts: usize,
 }
 
 impl Words {
-    fn en(&mut self, s: &str) {
-        self.en.extend(s.split_whitespace().map(str::to_owned));
+    /// A new concept.
+    fn concept(&mut self) -> usize {
+        self.concepts += 1;
+        self.concepts - 1
     }
-    fn fr(&mut self, s: &str) {
-        self.fr.extend(s.split_whitespace().map(str::to_owned));
+    /// Reserves `n` concepts → the first.
+    fn concepts(&mut self, n: usize) -> usize {
+        self.concepts += n;
+        self.concepts - n
     }
+    fn en_as(&mut self, s: &str, concept: Option<usize>) {
+        for w in s.split_whitespace() {
+            self.en.push(w.to_owned());
+            self.en_concept.push(concept);
+        }
+    }
+    fn fr_as(&mut self, s: &str, concept: Option<usize>) {
+        for w in s.split_whitespace() {
+            self.fr.push(w.to_owned());
+            self.fr_concept.push(concept);
+        }
+    }
+    /// Makes concept `b` the same as concept `a`.
+    fn merge(&mut self, a: usize, b: usize) {
+        for c in self.en_concept.iter_mut().chain(self.fr_concept.iter_mut()) {
+            if *c == Some(b) {
+                *c = Some(a);
+            }
+        }
+    }
+    /// An English and a French entry of one new concept.
     fn both(&mut self, en: &str, fr: &str) {
-        self.en(en);
-        self.fr(fr);
+        let c = Some(self.concept());
+        self.en_as(en, c);
+        self.fr_as(fr, c);
+    }
+
+    /// The gold alignment of the finished sentence pair in Pharaoh format: `i-j` for every English word
+    /// `i` and French word `j` (0-based, whitespace-separated in the texts [`english_text`] and
+    /// [`french_text`] write) that share a concept, sorted.
+    fn alignment(&self) -> String {
+        let fr_word = french_spelling(&self.fr).1;
+        let mut links = std::collections::BTreeSet::new();
+        for (i, c) in self.en_concept.iter().enumerate() {
+            for (k, d) in self.fr_concept.iter().enumerate() {
+                if c.is_some() && c == d {
+                    links.insert((i, fr_word[k]));
+                }
+            }
+        }
+        links.iter().map(|(i, j)| format!("{i}-{j}")).collect::<Vec<_>>().join(" ")
     }
 }
+
+/// The slots of a noun phrase: an English and a French word in the same slot are one concept.
+const SLOT_DET: usize = 0;
+const SLOT_BEFORE: usize = 1;
+const SLOT_AFTER: usize = 2;
+const SLOT_NOUN: usize = 3;
+const SLOTS: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Det {
@@ -504,25 +578,28 @@ struct NounPhrase {
 }
 
 impl NounPhrase {
-    fn english(&self, mode: Mode) -> Vec<&'static str> {
+    /// The English words, each with its slot (`SLOT_*`).
+    fn english(&self, mode: Mode) -> Vec<(usize, &'static str)> {
         let mut w = Vec::with_capacity(4);
-        match self.det {
-            Det::The => w.push("the"),
-            Det::A => w.push("a"),
-            Det::Indef if matches!(mode, Mode::Not) => w.push("any"),
-            Det::Indef => {}
-            Det::Num(n) => w.push(NUMBERS[n - 1].0),
-            Det::Poss(i) => w.push(POSSESSIVES[i].0),
-            Det::This if self.number == Sg => w.push("this"),
-            Det::This => w.push("these"),
-        }
-        w.extend(self.before.map(|a| a.en));
-        w.extend(self.after.map(|a| a.en));
-        w.push(self.noun.en[self.number as usize]);
+        let det = match self.det {
+            Det::The => Some("the"),
+            Det::A => Some("a"),
+            Det::Indef if matches!(mode, Mode::Not) => Some("any"),
+            Det::Indef => None,
+            Det::Num(n) => Some(NUMBERS[n - 1].0),
+            Det::Poss(i) => Some(POSSESSIVES[i].0),
+            Det::This if self.number == Sg => Some("this"),
+            Det::This => Some("these"),
+        };
+        w.extend(det.map(|d| (SLOT_DET, d)));
+        w.extend(self.before.map(|a| (SLOT_BEFORE, a.en)));
+        w.extend(self.after.map(|a| (SLOT_AFTER, a.en)));
+        w.push((SLOT_NOUN, self.noun.en[self.number as usize]));
         w
     }
 
-    fn french(&self, mode: Mode) -> Vec<&'static str> {
+    /// The French words, each with its slot (`SLOT_*`).
+    fn french(&self, mode: Mode) -> Vec<(usize, &'static str)> {
         let (gender, number) = (self.noun.gender, self.number);
         let noun = self.noun.fr[number as usize];
         let masc_sg = gender == Masc && number == Sg;
@@ -552,19 +629,20 @@ impl NounPhrase {
             Det::This => Some("ce"),
         };
         let mut w = Vec::with_capacity(4);
-        w.extend(det);
-        w.extend(before);
-        w.push(noun);
-        w.extend(self.after.map(|a| a.form(gender, number)));
+        w.extend(det.map(|d| (SLOT_DET, d)));
+        w.extend(before.map(|b| (SLOT_BEFORE, b)));
+        w.push((SLOT_NOUN, noun));
+        w.extend(self.after.map(|a| (SLOT_AFTER, a.form(gender, number))));
         w
     }
 
     fn push(&self, words: &mut Words, mode: Mode) {
-        for w in self.english(mode) {
-            words.en(w);
+        let first = words.concepts(SLOTS);
+        for (slot, w) in self.english(mode) {
+            words.en_as(w, Some(first + slot));
         }
-        for w in self.french(mode) {
-            words.fr(w);
+        for (slot, w) in self.french(mode) {
+            words.fr_as(w, Some(first + slot));
         }
     }
 }
@@ -638,8 +716,11 @@ fn adjective(rng: &mut SplitMix64, noun: &Noun, before: bool, pct: usize) -> Opt
 
 /// The subject of a clause, in both languages, with what agreement needs.
 struct Subject {
-    en: Vec<&'static str>,
-    fr: Vec<&'static str>,
+    /// Entries, each with its concept numbered within the subject (0 … `concepts` − 1).
+    en: Vec<(usize, &'static str)>,
+    fr: Vec<(usize, &'static str)>,
+    /// How many concepts the subject's words express.
+    concepts: usize,
     /// 0..6: je, tu, il/elle, nous, vous, ils.
     person: usize,
     gender: Gender,
@@ -659,6 +740,7 @@ impl Subject {
         Subject {
             en: np.english(Mode::Plain),
             fr: np.french(Mode::Plain),
+            concepts: SLOTS,
             person: if np.number == Sg { 2 } else { 5 },
             gender: np.noun.gender,
             kinds: np.noun.kinds,
@@ -672,7 +754,14 @@ fn subject(rng: &mut SplitMix64, kinds: Kinds, coordination: bool) -> Subject {
     let r = rng.below(100);
     if kinds & PERSON != 0 && r < 40 {
         let p = rng.pick(PRONOUNS);
-        return Subject { en: vec![p.en], fr: vec![p.fr], person: p.person, gender: p.gender, kinds: PERSON };
+        return Subject {
+            en: vec![(0, p.en)],
+            fr: vec![(0, p.fr)],
+            concepts: 1,
+            person: p.person,
+            gender: p.gender,
+            kinds: PERSON,
+        };
     }
     if !coordination || r < 85 {
         return Subject::from_phrase(&noun_phrase(rng, kinds, Role::Subject, Mode::Plain));
@@ -682,9 +771,13 @@ fn subject(rng: &mut SplitMix64, kinds: Kinds, coordination: bool) -> Subject {
     let first = Subject::from_phrase(&noun_phrase(rng, class, Role::Subject, Mode::Plain));
     let second = Subject::from_phrase(&noun_phrase(rng, class, Role::Subject, Mode::Plain));
     let gender = if first.gender == Fem && second.gender == Fem { Fem } else { Masc };
+    // Concepts: the first phrase's, then "and", then the second phrase's.
+    let (and, second_first) = (first.concepts, first.concepts + 1);
+    let shift = |parts: Vec<(usize, &'static str)>| parts.into_iter().map(move |(c, w)| (second_first + c, w));
     Subject {
-        en: [first.en, vec!["and"], second.en].concat(),
-        fr: [first.fr, vec!["et"], second.fr].concat(),
+        en: first.en.into_iter().chain([(and, "and")]).chain(shift(second.en)).collect(),
+        fr: first.fr.into_iter().chain([(and, "et")]).chain(shift(second.fr)).collect(),
+        concepts: second_first + second.concepts,
         person: 5,
         gender,
         kinds: class,
@@ -711,38 +804,83 @@ fn be(subject: &Subject) -> Finite {
 
 /// Subject and verb in both languages, in the word order `mode` asks for:
 /// "I do not like" → "je n'aime pas", "is he …?" → "est-ce qu'il est …?",
-/// "she often eats" → "elle mange souvent".
-fn clause(words: &mut Words, subject: &Subject, verb: Finite, mode: Mode) {
+/// "she often eats" → "elle mange souvent". → the verb's concept.
+///
+/// Concepts: the subject's; the verb ("look for" — "cherche", "is" — "y a"); the mode's words ("not" —
+/// "ne", "pas"; "never" — "ne", "jamais"; "often" — "souvent"; the "do" of a question — "est-ce que").
+/// The "do" of a negation has no French word of its own.
+fn clause(words: &mut Words, subject: &Subject, verb: Finite, mode: Mode) -> usize {
     let do_ = if subject.person == 2 { "does" } else { "do" };
     let third = usize::from(subject.person == 2);
-    let subj_en = subject.en.join(" ");
+    let first = words.concepts(subject.concepts);
+    let (verb_concept, mode_concept) = (words.concept(), words.concept());
+    let (v, m) = (Some(verb_concept), Some(mode_concept));
+    let subj = |words: &mut Words| {
+        for &(c, w) in &subject.en {
+            words.en_as(w, Some(first + c));
+        }
+    };
     match (verb, mode) {
-        (Finite::Lexical { en, .. }, Mode::Plain) => words.en(&format!("{subj_en} {}", en[third])),
-        (Finite::Lexical { en, .. }, Mode::Not) => words.en(&format!("{subj_en} {do_} not {}", en[0])),
-        (Finite::Lexical { en, .. }, Mode::Adverb(a)) => words.en(&format!("{subj_en} {} {}", a.en, en[third])),
-        (Finite::Lexical { en, .. }, Mode::Question) => words.en(&format!("{do_} {subj_en} {}", en[0])),
-        (Finite::Be { en, .. }, Mode::Plain) => words.en(&format!("{subj_en} {en}")),
-        (Finite::Be { en, .. }, Mode::Not) => words.en(&format!("{subj_en} {en} not")),
-        (Finite::Be { en, .. }, Mode::Adverb(a)) => words.en(&format!("{subj_en} {en} {}", a.en)),
-        (Finite::Be { en, .. }, Mode::Question) => words.en(&format!("{en} {subj_en}")),
+        (Finite::Lexical { en, .. }, Mode::Plain) => {
+            subj(words);
+            words.en_as(en[third], v);
+        }
+        (Finite::Lexical { en, .. }, Mode::Not) => {
+            subj(words);
+            words.en_as(do_, None);
+            words.en_as("not", m);
+            words.en_as(en[0], v);
+        }
+        (Finite::Lexical { en, .. }, Mode::Adverb(a)) => {
+            subj(words);
+            words.en_as(a.en, m);
+            words.en_as(en[third], v);
+        }
+        (Finite::Lexical { en, .. }, Mode::Question) => {
+            words.en_as(do_, m);
+            subj(words);
+            words.en_as(en[0], v);
+        }
+        (Finite::Be { en, .. }, Mode::Plain) => {
+            subj(words);
+            words.en_as(en, v);
+        }
+        (Finite::Be { en, .. }, Mode::Not) => {
+            subj(words);
+            words.en_as(en, v);
+            words.en_as("not", m);
+        }
+        (Finite::Be { en, .. }, Mode::Adverb(a)) => {
+            subj(words);
+            words.en_as(en, v);
+            words.en_as(a.en, m);
+        }
+        (Finite::Be { en, .. }, Mode::Question) => {
+            words.en_as(en, v);
+            subj(words);
+        }
     }
     if matches!(mode, Mode::Question) {
-        words.fr("est-ce que");
+        words.fr_as("est-ce que", m);
     }
-    for w in &subject.fr {
-        words.fr(w);
+    for &(c, w) in &subject.fr {
+        words.fr_as(w, Some(first + c));
     }
     if mode.negative() {
-        words.fr("ne");
+        words.fr_as("ne", m);
     }
-    words.fr(match verb {
-        Finite::Lexical { fr, .. } | Finite::Be { fr, .. } => fr,
-    });
+    words.fr_as(
+        match verb {
+            Finite::Lexical { fr, .. } | Finite::Be { fr, .. } => fr,
+        },
+        v,
+    );
     match mode {
-        Mode::Not => words.fr("pas"),
-        Mode::Adverb(a) => words.fr(a.fr),
+        Mode::Not => words.fr_as("pas", m),
+        Mode::Adverb(a) => words.fr_as(a.fr, m),
         Mode::Plain | Mode::Question => {}
     }
+    verb_concept
 }
 
 /// A prepositional phrase: "near the old tree" → "près du vieil arbre".
@@ -771,8 +909,10 @@ fn transitive(rng: &mut SplitMix64, mode: Mode) -> Words {
 fn described(rng: &mut SplitMix64, mode: Mode) -> Words {
     let subject = subject(rng, ANY, true);
     // Never the adjective the subject already has ("the red car is red").
-    let fitting: Vec<&Adjective> =
-        ADJECTIVES.iter().filter(|a| a.kinds & subject.kinds != 0 && !subject.en.contains(&a.en)).collect();
+    let fitting: Vec<&Adjective> = ADJECTIVES
+        .iter()
+        .filter(|a| a.kinds & subject.kinds != 0 && !subject.en.iter().any(|&(_, w)| w == a.en))
+        .collect();
     let adj = rng.pick(&fitting);
     let mut words = Words::default();
     clause(&mut words, &subject, be(&subject), mode);
@@ -794,8 +934,9 @@ fn going(rng: &mut SplitMix64, mode: Mode) -> Words {
     let subject = subject(rng, GO.subjects, false);
     let place = noun_phrase(rng, GO.objects, Role::Destination, mode);
     let mut words = Words::default();
-    clause(&mut words, &subject, Finite::Lexical { en: GO.en, fr: GO.fr[subject.person] }, mode);
-    words.fr("à");
+    // "à" belongs to "go to" as much as "vais" does.
+    let go = clause(&mut words, &subject, Finite::Lexical { en: GO.en, fr: GO.fr[subject.person] }, mode);
+    words.fr_as("à", Some(go));
     place.push(&mut words, mode);
     if rng.percent(25) {
         let company = noun_phrase(rng, LIVING, Role::Place, Mode::Plain);
@@ -808,18 +949,21 @@ fn going(rng: &mut SplitMix64, mode: Mode) -> Words {
 /// "there is not a dog in the garden." → "il n'y a pas de chien dans le jardin."
 fn existential(rng: &mut SplitMix64, mode: Mode) -> Words {
     let thing = noun_phrase(rng, ANY & !PLACE, Role::Existential, mode);
-    let there = Subject { en: vec!["there"], fr: vec!["il"], person: 2, gender: Masc, kinds: 0 };
+    let there = Subject { en: vec![(0, "there")], fr: vec![(0, "il")], concepts: 1, person: 2, gender: Masc, kinds: 0 };
     let en = if thing.number == Sg { "is" } else { "are" };
     let mut words = Words::default();
     // "y" goes with the verb, so that "ne" lands before it: "il n'y a pas".
-    clause(&mut words, &there, Finite::Be { en, fr: "y a" }, mode);
+    let there_concept = words.concepts;
+    let verb = clause(&mut words, &there, Finite::Be { en, fr: "y a" }, mode);
+    // "there is" and "il y a" say the same as wholes (an idiom: "y" is not "there", "a" is not "is").
+    words.merge(there_concept, verb);
     thing.push(&mut words, mode);
     prepositional(rng, &mut words);
     words
 }
 
-/// One sentence pair of 3 to 15 words on each side.
-fn sentence_pair(rng: &mut SplitMix64) -> (String, String) {
+/// One sentence pair of 3 to 15 words on each side, and its gold alignment ([`Words::alignment`]).
+fn sentence_pair(rng: &mut SplitMix64) -> (String, String, String) {
     loop {
         let question = rng.percent(12);
         let mode = if question {
@@ -843,7 +987,7 @@ fn sentence_pair(rng: &mut SplitMix64) -> (String, String) {
         let fr = french_text(&words.fr, end);
         let fits = |s: &str| (MIN_WORDS..=MAX_WORDS).contains(&s.split_whitespace().count());
         if fits(&en) && fits(&fr) {
-            return (en, fr);
+            return (en, fr, words.alignment());
         }
     }
 }
@@ -889,6 +1033,12 @@ fn english_text(words: &[String], end: char) -> String {
 /// (l'homme) — first, so that "à l'école" is not contracted — then à/de + le/les contract (au,
 /// aux, du, des), then je/ne/de/que elide (j'aime, n'est, d'oiseaux, qu'il).
 fn french_text(words: &[String], end: char) -> String {
+    join(&french_spelling(words).0, end)
+}
+
+/// The French words spelled as [`french_text`] writes them, and for each of `words` the 0-based
+/// whitespace-separated word of that text it ends up in (a contraction or an elision joins two).
+fn french_spelling(words: &[String]) -> (Vec<String>, Vec<usize>) {
     let elide = |w: &str| format!("{}'", &w[..w.len() - 1]);
     let mut articles: Vec<String> = words.to_vec();
     for i in 0..articles.len().saturating_sub(1) {
@@ -897,6 +1047,8 @@ fn french_text(words: &[String], end: char) -> String {
         }
     }
     let mut out: Vec<String> = Vec::with_capacity(articles.len());
+    // For each word, the index of the spelled word it went into.
+    let mut into = Vec::with_capacity(articles.len());
     let mut i = 0;
     while i < articles.len() {
         let contracted = match (articles[i].as_str(), articles.get(i + 1).map(String::as_str)) {
@@ -908,10 +1060,12 @@ fn french_text(words: &[String], end: char) -> String {
         };
         match contracted {
             Some(c) => {
+                into.extend([out.len(), out.len()]);
                 out.push(c.to_owned());
                 i += 2;
             }
             None => {
+                into.push(out.len());
                 out.push(articles[i].clone());
                 i += 1;
             }
@@ -922,7 +1076,14 @@ fn french_text(words: &[String], end: char) -> String {
             out[i] = elide(&out[i]);
         }
     }
-    join(&out, end)
+    // [`join`] puts no space after an apostrophe: such a word shares its text word with the next.
+    let mut text_word = Vec::with_capacity(out.len());
+    for k in 0..out.len() {
+        let glued = k > 0 && out[k - 1].ends_with('\'');
+        text_word.push(if k == 0 { 0 } else { text_word[k - 1] + usize::from(!glued) });
+    }
+    let mapped = into.iter().map(|&k| text_word[k]).collect();
+    (out, mapped)
 }
 
 #[cfg(test)]
@@ -980,6 +1141,8 @@ mod tests {
             ("dev.fr", include_str!("../../corpora/toy-en-fr/dev.fr")),
             ("test.en", include_str!("../../corpora/toy-en-fr/test.en")),
             ("test.fr", include_str!("../../corpora/toy-en-fr/test.fr")),
+            ("dev.align", include_str!("../../corpora/toy-en-fr/dev.align")),
+            ("test.align", include_str!("../../corpora/toy-en-fr/test.align")),
         ];
         let generated = generate(1).files();
         assert_eq!(generated.len(), committed.len());
@@ -995,7 +1158,7 @@ mod tests {
     }
 
     #[test]
-    fn write_creates_the_six_files_of_the_corpus() {
+    fn write_creates_the_eight_files_of_the_corpus() {
         let dir = tempfile::tempdir().expect("temp dir");
         let out = dir.path().join("nested");
         write(&out, 5, false).expect("write");
@@ -1003,7 +1166,7 @@ mod tests {
             let written = std::fs::read_to_string(out.join(&name)).expect("read back");
             assert!(written == text, "{name} differs");
         }
-        assert_eq!(std::fs::read_dir(&out).expect("list").count(), 6);
+        assert_eq!(std::fs::read_dir(&out).expect("list").count(), 8);
     }
 
     #[test]
@@ -1054,7 +1217,7 @@ mod tests {
         let mut rng = SplitMix64(42);
         let mut seen: HashMap<String, String> = HashMap::new();
         for _ in 0..100_000 {
-            let (en, fr) = sentence_pair(&mut rng);
+            let (en, fr, _) = sentence_pair(&mut rng);
             let previous = seen.entry(en.clone()).or_insert_with(|| fr.clone());
             assert_eq!(previous, &fr, "two translations of {en:?}");
         }
@@ -1108,12 +1271,67 @@ mod tests {
         for (words, want) in cases {
             assert_eq!(french_text(&strings(words), '.'), *want);
         }
+        // Each word's text word: "est-ce qu'il n'y a pas d'oiseaux." is 6 words.
+        let words = strings(&["est-ce", "que", "il", "ne", "y", "a", "pas", "de", "oiseaux"]);
+        assert_eq!(french_spelling(&words).1, [0, 1, 1, 2, 2, 3, 4, 5, 5]);
+        let words = strings(&["il", "ne", "est", "pas", "à", "le", "parc"]);
+        assert_eq!(french_spelling(&words).1, [0, 1, 1, 2, 3, 3, 4]);
+    }
+
+    /// The gold alignment of one sentence built by `build`, as (English text, French text, links).
+    fn aligned(build: impl FnOnce(&mut Words)) -> (String, String, String) {
+        let mut words = Words::default();
+        build(&mut words);
+        (english_text(&words.en, '.'), french_text(&words.fr, '.'), words.alignment())
+    }
+
+    #[test]
+    fn gold_alignments_link_the_words_that_say_the_same_thing() {
+        let subject = |np: &NounPhrase| Subject::from_phrase(np);
+        // the red car is not fast. → la voiture rouge n'est pas rapide.
+        let car = subject(&phrase(Det::The, None, Some("red"), "car", Sg));
+        let got = aligned(|w| {
+            clause(w, &car, be(&car), Mode::Not);
+            w.both("fast", "rapide");
+        });
+        assert_eq!(got.0, "the red car is not fast.");
+        assert_eq!(got.1, "la voiture rouge n'est pas rapide.");
+        // the-la, red-rouge, car-voiture, is-n'est, not-n'est, not-pas, fast-rapide.
+        assert_eq!(got.2, "0-0 1-2 2-1 3-3 4-3 4-4 5-5");
+        // I do not like the man. → je n'aime pas l'homme. ("do" has no French word.)
+        let i =
+            Subject { en: vec![(0, "I")], fr: vec![(0, "je")], concepts: 1, person: 0, gender: Masc, kinds: PERSON };
+        let like = &VERBS[0];
+        let got = aligned(|w| {
+            clause(w, &i, Finite::Lexical { en: like.en, fr: like.fr[0] }, Mode::Not);
+            phrase(Det::The, None, None, "man", Sg).push(w, Mode::Not);
+        });
+        assert_eq!((got.0.as_str(), got.1.as_str()), ("I do not like the man.", "je n'aime pas l'homme."));
+        assert_eq!(got.2, "0-0 2-1 2-2 3-1 4-3 5-3");
+    }
+
+    #[test]
+    fn every_gold_link_names_words_of_its_sentences() {
+        let c = generate(1);
+        for (pairs, aligns) in [(&c.dev, &c.dev_align), (&c.test, &c.test_align)] {
+            assert_eq!(pairs.len(), aligns.len());
+            for ((en, fr), line) in pairs.iter().zip(aligns.iter()) {
+                let (n_en, n_fr) = (en.split_whitespace().count(), fr.split_whitespace().count());
+                assert!(!line.is_empty(), "{en} → {fr}: no link");
+                for pair in line.split(' ') {
+                    let (i, j) = pair.split_once('-').expect("i-j");
+                    let (i, j): (usize, usize) = (i.parse().expect("i"), j.parse().expect("j"));
+                    assert!(i < n_en && j < n_fr, "{en} → {fr}: {pair} outside the sentences");
+                }
+            }
+        }
     }
 
     #[test]
     fn negation_wraps_the_verb_and_turns_indefinites_into_de() {
         let have = VERBS.iter().find(|v| v.en[0] == "have").expect("have");
-        let i = Subject { en: vec!["I"], fr: vec!["je"], person: 0, gender: Masc, kinds: PERSON };
+        let i =
+            Subject { en: vec![(0, "I")], fr: vec![(0, "je")], concepts: 1, person: 0, gender: Masc, kinds: PERSON };
         let car = phrase(Det::A, None, None, "car", Sg);
         let apples = phrase(Det::Indef, None, None, "apple", Pl);
         let sentence = |np: &NounPhrase, mode: Mode| {

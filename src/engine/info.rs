@@ -1,7 +1,7 @@
 //! The facts about a model: what `nmt info --json` prints and the server's `/v1/models` shows, one
 //! struct for both.
 
-use crate::checkpoint::{self, TrainState, Which};
+use crate::checkpoint::{self, DecodeDefaults, TrainState, Which};
 use crate::config::Config;
 use crate::data::tokenizer::Tokenizer;
 use crate::error::Result;
@@ -25,6 +25,9 @@ pub struct ModelInfo {
     pub snapshots: Vec<usize>,
     /// Where training stands (from `last`); `None` before training saved `last`.
     pub training: Option<TrainingInfo>,
+    /// The decoding defaults of the directory's `decode.toml`; `None` without one (greedy search with
+    /// `best` and length penalty 1.0, beam 5 the same, apply).
+    pub decode: Option<DecodeDefaults>,
 }
 
 /// Vocabulary sizes, special tokens included.
@@ -83,6 +86,7 @@ impl ModelInfo {
             checkpoints,
             snapshots: checkpoint::snapshots(dir)?.into_iter().map(|(step, _)| step).collect(),
             training: checkpoint::read_train_state(dir)?.map(TrainingInfo::from),
+            decode: DecodeDefaults::read(dir)?,
             ..ModelInfo::of_model(config, parameters, src_tok, tgt_tok)
         })
     }
@@ -97,6 +101,7 @@ impl ModelInfo {
             checkpoints: Vec::new(),
             snapshots: Vec::new(),
             training: None,
+            decode: None,
         }
     }
 }

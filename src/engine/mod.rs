@@ -4,10 +4,19 @@
 //! decode weights), which `bench` times directly.
 //!
 //! An engine is `Send`: a server worker thread can own one. libtorch's thread count is a setting of the
-//! process (of each OS thread, in fact), not of an engine. Decoding options left unset are filled by
-//! [`DecodeOptions::resolve`] (the place a model's own decoding defaults will enter), and an ensemble of
-//! models sharing both tokenizers will be an engine over several [`Prepared`] cores behind the same
-//! [`Engine::translate`].
+//! process (of each OS thread, in fact), not of an engine. An ensemble of models sharing both tokenizers
+//! will be an engine over several [`Prepared`] cores behind the same [`Engine::translate`].
+//!
+//! Decoding defaults: a model directory's `decode.toml` ([`DecodeDefaults`]) says which weights and length
+//! penalty greedy and beam search use and which search is the default. [`Engine::resolve`] fills the
+//! options a caller leaves unset from it, the checkpoint included, so greedy and beam requests to the same
+//! engine may decode with different weights. [`Engine::load`] therefore loads, at load time, a
+//! [`Prepared`] core for each checkpoint `decode.toml` names (one when both searches share it, as after
+//! `nmt train`), unless [`LoadOptions::checkpoint`] fixes one: a server holds its engine for hours and
+//! answers greedy and beam requests alike, so loading both up front costs one more copy of the weights
+//! (33 MB for the Multi30k model) but keeps every request's latency flat, keeps a bad checkpoint from
+//! surfacing only at the first beam request, and needs no lock inside a `Send` engine (a lazily filled
+//! cache would).
 
 mod info;
 mod options;
@@ -17,7 +26,7 @@ pub use info::{ModelInfo, TrainingInfo, VocabSizes};
 pub use options::{DecodeOptions, Decoding, LoadOptions, Precision};
 pub use translation::{Output, Translation};
 
-use crate::checkpoint;
+use crate::checkpoint::{self, DecodeDefaults, Which};
 use crate::config::{Config, ModelConfig};
 use crate::data::batch::pad;
 use crate::data::tokenizer::{Tokenizer, EOS};
@@ -112,7 +121,11 @@ impl Prepared {
 
 /// A model directory (or a model in memory) ready to translate text.
 pub struct Engine {
-    prepared: Prepared,
+    // decode.toml plumbing (begin): one core per checkpoint the decodings may name, the default
+    // search's first; the defaults options are resolved against.
+    cores: Vec<(Which, Prepared)>,
+    defaults: DecodeDefaults,
+    // decode.toml plumbing (end)
     src_tok: Tokenizer,
     tgt_tok: Tokenizer,
     config: Config,
@@ -120,12 +133,40 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Loads model directory `dir` with the weights, device and precision of `opts`.
+    /// Loads model directory `dir` with the device and precision of `opts`: the weights `opts.checkpoint`
+    /// names, or else those the directory's `decode.toml` names for greedy and for beam search (an
+    /// `averaged` one checked against the snapshot steps the file lists).
     pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Engine> {
-        let loaded = checkpoint::load(dir, opts.checkpoint, opts.device)?;
-        let prepared = Prepared::new(loaded.vs, loaded.model).with_precision(opts.precision)?;
-        let info = ModelInfo::of_dir(dir, &loaded.config, prepared.parameters(), &loaded.src_tok, &loaded.tgt_tok)?;
-        Ok(Engine { prepared, src_tok: loaded.src_tok, tgt_tok: loaded.tgt_tok, config: loaded.config, info })
+        let mut defaults = DecodeDefaults::read(dir)?.unwrap_or_default();
+        let default_section = defaults.section(defaults.default_beam()).clone();
+        let mut wanted = vec![default_section.checkpoint];
+        match opts.checkpoint {
+            Some(which) => {
+                wanted = vec![which];
+                for section in [&mut defaults.greedy, &mut defaults.beam] {
+                    section.checkpoint = which;
+                    section.steps.clear();
+                }
+            }
+            None => {
+                for section in [&defaults.greedy, &defaults.beam] {
+                    defaults.check_averaged(section, dir)?;
+                    if !wanted.contains(&section.checkpoint) {
+                        wanted.push(section.checkpoint);
+                    }
+                }
+            }
+        }
+        let mut cores = Vec::with_capacity(wanted.len());
+        let mut meta = None;
+        for which in wanted {
+            let loaded = checkpoint::load(dir, which, opts.device)?;
+            cores.push((which, Prepared::new(loaded.vs, loaded.model).with_precision(opts.precision)?));
+            meta.get_or_insert((loaded.config, loaded.src_tok, loaded.tgt_tok));
+        }
+        let (config, src_tok, tgt_tok) = meta.expect("at least one checkpoint loaded");
+        let info = ModelInfo::of_dir(dir, &config, cores[0].1.parameters(), &src_tok, &tgt_tok)?;
+        Ok(Engine { cores, defaults, src_tok, tgt_tok, config, info })
     }
 
     /// An engine over a copy of a model held in memory (validation inside training): `config` built it,
@@ -133,7 +174,14 @@ impl Engine {
     pub fn copy_of(config: &Config, vs: &nn::VarStore, src_tok: &Tokenizer, tgt_tok: &Tokenizer) -> Result<Engine> {
         let prepared = Prepared::copy_of(&config.model, vs, src_tok.vocab_size(), tgt_tok.vocab_size())?;
         let info = ModelInfo::of_model(config, prepared.parameters(), src_tok, tgt_tok);
-        Ok(Engine { prepared, src_tok: src_tok.clone(), tgt_tok: tgt_tok.clone(), config: config.clone(), info })
+        Ok(Engine {
+            cores: vec![(DecodeDefaults::default().greedy.checkpoint, prepared)],
+            defaults: DecodeDefaults::default(),
+            src_tok: src_tok.clone(),
+            tgt_tok: tgt_tok.clone(),
+            config: config.clone(),
+            info,
+        })
     }
 
     /// The facts about the model (the same as `nmt info --json` shows).
@@ -146,8 +194,27 @@ impl Engine {
         &self.config
     }
 
+    /// The core of the default search's checkpoint.
     pub fn prepared(&self) -> &Prepared {
-        &self.prepared
+        &self.cores[0].1
+    }
+
+    /// The decoding defaults options are resolved against: the model's `decode.toml` (built-in defaults
+    /// without one), every checkpoint replaced by the one [`LoadOptions::checkpoint`] fixed.
+    pub fn defaults(&self) -> &DecodeDefaults {
+        &self.defaults
+    }
+
+    /// The core that decodes with `which` weights.
+    fn core(&self, which: Which) -> Result<&Prepared> {
+        self.cores.iter().find(|(w, _)| *w == which).map(|(_, p)| p).ok_or_else(|| {
+            let loaded: Vec<&str> = self.cores.iter().map(|(w, _)| w.file()).collect();
+            Error::Usage(format!(
+                "checkpoint {} is not loaded by this engine (loaded: {})",
+                which.file(),
+                loaded.join(", ")
+            ))
+        })
     }
 
     /// Translates `lines`, keeping their order; empty or whitespace-only lines give empty translations.
@@ -157,22 +224,26 @@ impl Engine {
         self.translate_with(lines, &self.resolve(opts, |field| field.to_string())?)
     }
 
-    /// The decoding `opts` ask for, unset choices filled with this model's defaults and all checked;
-    /// `name` spells an option as the caller's user writes it (see [`DecodeOptions::resolve`]). Every
-    /// face resolves through here, so that the model's own defaults reach them all.
+    /// The decoding `opts` ask for, unset choices filled with this model's defaults ([`Self::defaults`]:
+    /// search, checkpoint, length penalty) and all checked; `name` spells an option as the caller's user
+    /// writes it (see [`DecodeOptions::resolve_with`]). Every face resolves through here, so that the
+    /// model's own defaults reach them all. A checkpoint the engine did not load is refused, named.
     pub fn resolve(&self, opts: &DecodeOptions, name: impl Fn(&str) -> String) -> Result<Decoding> {
-        opts.resolve(name)
+        let d = opts.resolve_with(&self.defaults, &name)?;
+        self.core(d.checkpoint).map_err(|e| Error::Usage(format!("{}: {e}", name("checkpoint"))))?;
+        Ok(d)
     }
 
     /// [`Self::translate`] with options already resolved.
     pub fn translate_with(&self, lines: &[String], d: &Decoding) -> Result<Vec<Translation>> {
-        let encoded = lines.iter().map(|l| self.src_tok.encode_source(l)).collect::<Result<Vec<_>>>()?;
+        let encoded = lines.iter().map(|l| self.src_tok.encode_source_words(l)).collect::<Result<Vec<_>>>()?;
         let mut order: Vec<usize> = (0..lines.len()).filter(|&i| !encoded[i].0.is_empty()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].0.len()));
         let mut hyps: Vec<Vec<Hypothesis>> = vec![Vec::new(); lines.len()];
+        let prepared = self.core(d.checkpoint)?;
         for chunk in order.chunks(d.batch_size.max(1)) {
             let rows: Vec<&[i64]> = chunk.iter().map(|&i| encoded[i].0.as_slice()).collect();
-            for (&i, h) in chunk.iter().zip(self.prepared.decode(&rows, d)?) {
+            for (&i, h) in chunk.iter().zip(prepared.decode(&rows, d)?) {
                 hyps[i] = h;
             }
         }
@@ -180,9 +251,9 @@ impl Engine {
             .iter()
             .zip(encoded)
             .zip(hyps)
-            .map(|((line, (_, source)), hs)| {
+            .map(|((line, (_, source, source_words)), hs)| {
                 let outputs = hs.into_iter().map(|h| self.output(h, d.length_penalty)).collect::<Result<_>>()?;
-                Ok(Translation { source_text: line.clone(), source, outputs })
+                Ok(Translation { source_text: line.clone(), source, source_words, outputs })
             })
             .collect()
     }
@@ -192,6 +263,7 @@ impl Engine {
         Ok(Output {
             text: self.tgt_tok.decode(&body)?,
             target: h.tokens.iter().map(|&t| self.tgt_tok.token(t)).collect(),
+            target_words: self.tgt_tok.target_words(&h.tokens)?,
             score: h.score / length_penalty(h.tokens.len(), alpha),
             hypothesis: h,
         })

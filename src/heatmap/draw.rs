@@ -12,6 +12,8 @@ use plotters::style::FontTransform;
 const TEXT: RGBColor = RGBColor(34, 34, 34);
 const MUTED: RGBColor = RGBColor(90, 90, 90);
 const FRAME: RGBColor = RGBColor(160, 160, 160);
+/// The frame of an aligned cell (`--alignments`): red, which viridis never takes.
+const MARK: RGBColor = RGBColor(228, 26, 28);
 /// Length of the tick between a token label and its cell row or column.
 const AXIS_TICK: i32 = 4;
 
@@ -124,6 +126,14 @@ pub(crate) fn paint<DB: DrawingBackend>(
                     p.rect(rect, rgb(level_rgb(lv)), true)?;
                 }
                 j = end;
+            }
+        }
+        // Alignment marks: a two-pixel frame inside each aligned cell, in a colour viridis never takes.
+        for &(i, j) in &panel.marks {
+            if i + 1 < g.rows.len() && j + 1 < g.cols.len() {
+                let (x0, y0, x1, y1) = (g.cols[j], g.rows[i], g.cols[j + 1] - 1, g.rows[i + 1] - 1);
+                p.rect([x0, y0, x1, y1], MARK, false)?;
+                p.rect([x0 + 1, y0 + 1, x1 - 1, y1 - 1], MARK, false)?;
             }
         }
         if panel.values {

@@ -67,6 +67,8 @@ pub(crate) struct PanelInput {
     pub source: Vec<String>,
     pub target: Vec<String>,
     pub weights: Vec<Vec<f32>>,
+    /// Cells to frame (row, column): the word alignment's.
+    pub marks: Vec<(usize, usize)>,
 }
 
 /// A line of text: `(x, y)` is its left end at the vertical centre of the line.
@@ -132,6 +134,8 @@ pub(crate) struct PanelPlan {
     pub y_labels: Vec<Label>,
     pub grid: Grid,
     pub weights: Vec<Vec<f32>>,
+    /// Cells to frame (row, column).
+    pub marks: Vec<(usize, usize)>,
     /// Whether each cell gets its weight printed.
     pub values: bool,
     /// Set when a side has no tokens: the grid is then this box with the message inside.
@@ -350,6 +354,7 @@ pub(crate) fn plan(font: &Font, header: &[Item], panels: &[PanelInput]) -> Plan 
                 y_labels: Vec::new(),
                 grid,
                 weights: Vec::new(),
+                marks: Vec::new(),
                 values: false,
                 empty: Some((msg, [grid_x, grid_top, grid_x + grid_w[k], grid_top + EMPTY_BOX.1])),
             }
@@ -364,6 +369,7 @@ pub(crate) fn plan(font: &Font, header: &[Item], panels: &[PanelInput]) -> Plan 
                 y_labels: labels(&p.target, pitch_y),
                 grid,
                 weights: p.weights.clone(),
+                marks: p.marks.clone(),
                 values: p.source.len() <= MAX_VALUE_TOKENS
                     && p.target.len() <= MAX_VALUE_TOKENS
                     && pitch_x >= MIN_VALUE_CELL.0
@@ -398,6 +404,7 @@ mod tests {
             source: (0..n_src).map(|i| format!("s{i}")).collect(),
             target: (0..n_tgt).map(|i| format!("t{i}")).collect(),
             weights: vec![vec![0.0; n_src]; n_tgt],
+            marks: Vec::new(),
         }
     }
 

@@ -20,7 +20,7 @@ pub use colormap::viridis;
 pub use font::Font;
 pub use gallery::{clear_gallery, image_name, write_gallery, GalleryEntry, GALLERY_PAGE};
 pub use layout::{CAP, CELL};
-pub use words::merge_words;
+pub use words::{merge_matrix, merge_words, text_word_of_words, text_words};
 
 use crate::attention_json::AttentionRecord;
 use crate::config::ModelConfig;
@@ -79,12 +79,14 @@ pub struct Style {
     pub format: Format,
     /// The font of every text; [`Font::embedded`] unless the user brought one.
     pub font: Font,
+    /// Frame the cells of the record's word alignment (its `alignment`; none without one).
+    pub alignments: bool,
 }
 
 impl Default for Style {
     /// Subword pieces, combined weights, PNG, DejaVu Sans.
     fn default() -> Style {
-        Style { words: false, head: None, format: Format::Png, font: Font::embedded() }
+        Style { words: false, head: None, format: Format::Png, font: Font::embedded(), alignments: false }
     }
 }
 
@@ -131,6 +133,48 @@ fn shown(text: &str) -> String {
     }
 }
 
+/// For each token (or with `words` each merged word) of `tokens`, the whitespace-separated word of the
+/// text it belongs to ([`text_words`]; `None` for special tokens). For a BPE source this is the word the
+/// alignment's offsets found; a word-level source may split a text word in more words than this counts.
+fn text_word_positions(tokens: &[String], words: bool) -> Vec<Option<usize>> {
+    if words {
+        return text_word_of_words(tokens);
+    }
+    let mut of = vec![None; tokens.len()];
+    for (k, pieces) in text_words(tokens).into_iter().enumerate() {
+        for t in pieces {
+            of[t] = Some(k);
+        }
+    }
+    of
+}
+
+/// The cells (row, column) of `record`'s alignment in the matrix drawn with or without `words`.
+fn alignment_cells(record: &AttentionRecord, words: bool) -> Vec<(usize, usize)> {
+    let Some(links) = &record.alignment else { return Vec::new() };
+    let links: std::collections::HashSet<&(usize, usize)> = links.iter().collect();
+    let cols = text_word_positions(&record.source, words);
+    let rows = text_word_positions(&record.target, words);
+    let mut cells = Vec::new();
+    for (r, tw) in rows.iter().enumerate() {
+        for (c, sw) in cols.iter().enumerate() {
+            if let (Some(sw), Some(tw)) = (sw, tw) {
+                if links.contains(&(*sw, *tw)) {
+                    cells.push((r, c));
+                }
+            }
+        }
+    }
+    cells
+}
+
+/// The matrix `style` asks for (validated, head picked, words merged) and the cells to frame.
+fn select_marked(record: &AttentionRecord, style: &Style) -> Result<(AttentionRecord, Vec<(usize, usize)>)> {
+    let r = select(record, style)?;
+    let marks = if style.alignments { alignment_cells(record, style.words) } else { Vec::new() };
+    Ok((r, marks))
+}
+
 /// The matrix `style` asks for: validated, head picked, words merged.
 fn select(record: &AttentionRecord, style: &Style) -> Result<AttentionRecord> {
     record.validate().map_err(|msg| Error::Usage(format!("attention record of line {}: {msg}", record.line)))?;
@@ -151,12 +195,12 @@ fn select(record: &AttentionRecord, style: &Style) -> Result<AttentionRecord> {
 }
 
 fn single_plan(record: &AttentionRecord, style: &Style) -> Result<layout::Plan> {
-    let r = select(record, style)?;
+    let (r, marks) = select_marked(record, style)?;
     let header = [
         Item { key: Some("source:".into()), value: shown(&r.source_text) },
         Item { key: Some("translation:".into()), value: shown(&r.translation) },
     ];
-    let panel = PanelInput { title: Vec::new(), source: r.source, target: r.target, weights: r.weights };
+    let panel = PanelInput { title: Vec::new(), source: r.source, target: r.target, weights: r.weights, marks };
     Ok(layout::plan(&style.font, &header, &[panel]))
 }
 
@@ -165,8 +209,9 @@ fn panels_plan(panels: &[(String, AttentionRecord)], style: &Style) -> Result<la
     let inputs = panels
         .iter()
         .map(|(title, record)| {
-            let r = select(record, style)?;
+            let (r, marks) = select_marked(record, style)?;
             Ok(PanelInput {
+                marks,
                 title: vec![
                     Item { key: None, value: title.clone() },
                     Item { key: Some("→".into()), value: shown(&r.translation) },
@@ -257,6 +302,7 @@ mod tests {
             target: vec!["▁x".into(), "</s>".into()],
             weights: vec![vec![0.5, 0.5], vec![0.0, 1.0]],
             head_weights: Some(vec![vec![vec![1.0, 0.0], vec![0.0, 1.0]]; 4]),
+            alignment: None,
         }
     }
 
@@ -301,6 +347,20 @@ mod tests {
             render_panels(&panels, &style, &path).unwrap();
             assert_eq!(image_panels(&panels, &style).unwrap(), std::fs::read(&path).unwrap(), "{format:?}");
         }
+    }
+
+    #[test]
+    fn alignment_marks_fall_on_the_cells_of_the_linked_words() {
+        // Source words: "ab" (▁a b), target words: "x"; </s> on both sides is no word.
+        let mut r = record();
+        r.source.push("</s>".into());
+        r.weights = vec![vec![0.4, 0.4, 0.2], vec![0.0, 0.0, 1.0]];
+        r.head_weights = None;
+        r.alignment = Some(vec![(0, 0)]);
+        assert_eq!(alignment_cells(&r, false), [(0, 0), (0, 1)]);
+        assert_eq!(alignment_cells(&r, true), [(0, 0)]);
+        r.alignment = None;
+        assert!(alignment_cells(&r, false).is_empty());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `--words`: merging subword pieces back into the words people read.
+//! `--words`: merging subword pieces back into the words people read. The same merging serves word
+//! alignments ([`crate::align`]), which group the pieces by the words of the text instead.
 
 use crate::attention_json::AttentionRecord;
 use std::ops::Range;
@@ -27,26 +28,9 @@ struct Word {
 pub fn merge_words(record: &AttentionRecord) -> AttentionRecord {
     let src = group(&record.source);
     let tgt = group(&record.target);
-    let merge = |m: &[Vec<f32>]| -> Vec<Vec<f32>> {
-        tgt.iter()
-            .map(|tw| {
-                let rows = &m[tw.pieces.start.min(m.len())..tw.pieces.end.min(m.len())];
-                let n = tw.pieces.len() as f32;
-                src.iter()
-                    .map(|sw| {
-                        let total: f32 = rows
-                            .iter()
-                            .map(|row| {
-                                let cols = sw.pieces.start.min(row.len())..sw.pieces.end.min(row.len());
-                                row[cols].iter().sum::<f32>()
-                            })
-                            .sum();
-                        total / n
-                    })
-                    .collect()
-            })
-            .collect()
-    };
+    let src_pieces: Vec<Range<usize>> = src.iter().map(|w| w.pieces.clone()).collect();
+    let tgt_pieces: Vec<Range<usize>> = tgt.iter().map(|w| w.pieces.clone()).collect();
+    let merge = |m: &[Vec<f32>]| merge_matrix(m, &src_pieces, &tgt_pieces);
     AttentionRecord {
         line: record.line,
         source_text: record.source_text.clone(),
@@ -55,7 +39,54 @@ pub fn merge_words(record: &AttentionRecord) -> AttentionRecord {
         target: tgt.iter().map(|w| w.label.clone()).collect(),
         weights: merge(&record.weights),
         head_weights: record.head_weights.as_ref().map(|heads| heads.iter().map(|h| merge(h)).collect()),
+        alignment: record.alignment.clone(),
     }
+}
+
+/// Merges `[len(target)][len(source)]` weights `m` into `[tgt.len()][src.len()]` word weights: source
+/// word `k` (token positions `src[k]`) gets the **sum** over its columns, target word `j` the **mean**
+/// over its rows `tgt[j]`. Positions outside `m` count as 0.
+pub fn merge_matrix(m: &[Vec<f32>], src: &[Range<usize>], tgt: &[Range<usize>]) -> Vec<Vec<f32>> {
+    tgt.iter()
+        .map(|tw| {
+            let rows = &m[tw.start.min(m.len())..tw.end.min(m.len())];
+            let n = tw.len() as f32;
+            src.iter()
+                .map(|sw| {
+                    let total: f32 = rows
+                        .iter()
+                        .map(|row| {
+                            let cols = sw.start.min(row.len())..sw.end.min(row.len());
+                            row[cols].iter().sum::<f32>()
+                        })
+                        .sum();
+                    total / n
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The token positions of each word that the detokenized text shows, in order: [`merge_words`]'s
+/// words without the special tokens (`</s>`, `<unk>`), which decoding drops. For a BPE (Metaspace)
+/// or word-level target these are the whitespace-separated words of the translation.
+pub fn text_words(tokens: &[String]) -> Vec<Range<usize>> {
+    group(tokens).into_iter().filter(|w| !is_special(&w.label)).map(|w| w.pieces).collect()
+}
+
+/// For each of [`merge_words`]'s words of `tokens`, the index of the same word among [`text_words`]
+/// (`None` for a special token).
+pub fn text_word_of_words(tokens: &[String]) -> Vec<Option<usize>> {
+    let mut next = 0;
+    group(tokens)
+        .iter()
+        .map(|w| {
+            (!is_special(&w.label)).then(|| {
+                next += 1;
+                next - 1
+            })
+        })
+        .collect()
 }
 
 /// `<s>`, `</s>`, `<unk>`, `<pad>` and the like.
@@ -112,6 +143,7 @@ mod tests {
             target: toks(target),
             weights,
             head_weights: None,
+            alignment: None,
         }
     }
 
@@ -169,6 +201,13 @@ mod tests {
         assert_eq!(heads[0], m.weights);
         assert_eq!(heads[1], vec![vec![1.0], vec![1.0]]);
         assert!(m.validate().is_ok());
+    }
+
+    #[test]
+    fn text_words_leave_out_the_special_tokens() {
+        assert_eq!(text_words(&toks("▁la ▁voit ure . </s>")), [0..1, 1..4]);
+        assert_eq!(text_words(&toks("il y a </s>")), [0..1, 1..2, 2..3]);
+        assert_eq!(text_word_of_words(&toks("▁a <unk> ▁b </s>")), [Some(0), None, Some(1), None]);
     }
 
     #[test]

@@ -69,7 +69,7 @@ async fn run(a: ServeArgs, threads: usize, device: Device) -> Result<()> {
     let addr = listener.local_addr().map_err(|e| Error::Usage(format!("cannot read the bound address: {e}")))?;
     let server = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stop_signal()).await });
 
-    let load = LoadOptions { checkpoint: a.checkpoint.into(), device, precision: a.precision.into() };
+    let load = LoadOptions { checkpoint: a.checkpoint.map(Into::into), device, precision: a.precision.into() };
     let batching = Batching { max_batch: limits.max_batch, max_wait: Duration::from_millis(a.max_wait_ms) };
     let workers = specs
         .iter()
