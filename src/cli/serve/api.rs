@@ -36,6 +36,9 @@ pub struct TranslateRequest {
     /// Merge subword pieces into words in `source`, `target` and the weights.
     #[serde(default)]
     pub words: bool,
+    /// Include the word alignment of the best translation (`alignment`).
+    #[serde(default)]
+    pub alignment: bool,
 }
 
 impl RequestBody for TranslateRequest {
@@ -123,6 +126,11 @@ pub struct TranslationBody {
     /// With `n_best` > 1: the best hypotheses, best first (the first is `translation`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub n_best: Option<Vec<Alternative>>,
+    /// With `"alignment": true`: the word alignment of `translation`, `[i, j]` pairs of the 0-based
+    /// whitespace-separated words of `source_text` (i) and `translation` (j), as `nmt translate
+    /// --alignments` writes them in Pharaoh format.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alignment: Option<Vec<[usize; 2]>>,
 }
 
 /// One of the n best hypotheses.
@@ -192,6 +200,9 @@ pub struct HeatmapRequest {
     pub words: bool,
     /// Draw this head (0-based) of a multihead model instead of the mean over heads.
     pub head: Option<usize>,
+    /// Frame the cells of the word alignment, as `nmt heatmap --alignments` does.
+    #[serde(default)]
+    pub alignments: bool,
     /// `png` (default) or `svg`.
     pub format: Option<ImageFormat>,
 }

@@ -77,11 +77,21 @@ fn decode_options(
         length_penalty,
         batch_size: Some(limits.max_batch),
         max_len: Some(max_len.unwrap_or(limits.max_len)),
+        checkpoint: None,
     })
 }
 
+/// What a translate request asks to see beside the translations.
+#[derive(Clone, Copy)]
+struct Shown {
+    attention: bool,
+    words: bool,
+    alignment: bool,
+}
+
 /// The response body of one translation.
-fn translation_body(t: &Translation, d: &Decoding, attention: bool, words: bool) -> TranslationBody {
+fn translation_body(t: &Translation, d: &Decoding, shown: Shown) -> TranslationBody {
+    let Shown { attention, words, alignment } = shown;
     let record = t.record(0);
     let record = if words { merge_words(&record) } else { record };
     TranslationBody {
@@ -94,6 +104,7 @@ fn translation_body(t: &Translation, d: &Decoding, attention: bool, words: bool)
         head_weights: record.head_weights.filter(|_| attention),
         n_best: (d.n_best > 1)
             .then(|| t.outputs.iter().map(|o| Alternative { translation: o.text.clone(), score: o.score }).collect()),
+        alignment: alignment.then(|| t.alignment().into_iter().map(|(i, j)| [i, j]).collect()),
     }
 }
 
@@ -113,6 +124,7 @@ pub async fn translate(
     let start = Instant::now();
     let model = state.model(req.model.as_deref())?;
     let single = matches!(req.text, Text::One(_));
+    let shown = Shown { attention: req.attention, words: req.words, alignment: req.alignment };
     let lines = req.text.into_lines();
     check_lines(&lines, &state.limits, "\"text\"", |i| {
         if single {
@@ -124,7 +136,7 @@ pub async fn translate(
     let options = decode_options(req.beam, req.n_best, req.length_penalty, req.max_len, &state.limits)?;
     let decoded = model.queue.translate(lines, options, state.limits.timeout).await?;
     let translations: Vec<TranslationBody> =
-        decoded.translations.iter().map(|t| translation_body(t, &decoded.decoding, req.attention, req.words)).collect();
+        decoded.translations.iter().map(|t| translation_body(t, &decoded.decoding, shown)).collect();
     let n = translations.len();
     let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
     Ok(counted(Json(TranslateResponse { model: model.name.clone(), translations, elapsed_ms }), n))
@@ -259,7 +271,7 @@ pub async fn heatmap(
         ImageFormat::Png => (Format::Png, "image/png"),
         ImageFormat::Svg => (Format::Svg, "image/svg+xml"),
     };
-    let style = Style { words: req.words, head: req.head, format, font: Font::embedded() };
+    let style = Style { words: req.words, head: req.head, format, font: Font::embedded(), alignments: req.alignments };
     let drawn = tokio::task::spawn_blocking(move || match panels.as_slice() {
         [(_, record)] => heatmap::image(record, &style),
         _ => heatmap::image_panels(&panels, &style),
