@@ -57,6 +57,8 @@ pub enum Command {
     Average(AverageArgs),
     /// Throughput benchmark, the same measurement as ../shared/bench/torch_ref.py.
     Bench(BenchArgs),
+    /// Serve models over HTTP: a JSON translation API with request batching, and a web page.
+    Serve(ServeArgs),
     /// Corpus tools.
     #[command(subcommand)]
     Corpus(CorpusCommand),
@@ -284,6 +286,92 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
+/// `--precision` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    /// 32-bit floats, as trained.
+    F32,
+}
+
+impl From<PrecisionArg> for nmt::engine::Precision {
+    fn from(p: PrecisionArg) -> nmt::engine::Precision {
+        match p {
+            PrecisionArg::F32 => nmt::engine::Precision::F32,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// A model to serve, `DIR` or `NAME=DIR` (the name defaults to the directory's name); repeat to
+    /// serve several side by side. Models are numbered 100, 101, ... in this order (the id of the
+    /// OpenNMT-py route).
+    #[arg(long = "model", value_name = "[NAME=]DIR", required = true)]
+    pub models: Vec<String>,
+    /// The address to listen on (loopback unless told otherwise).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// The port (0: any free port; the first line on stderr tells which).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Most sentences a model decodes in one batch (gathered from all waiting requests).
+    #[arg(long, value_parser = at_least_one, default_value_t = 64)]
+    pub max_batch: u64,
+    /// Longest a first waiting sentence waits for others to join its batch, in milliseconds.
+    #[arg(long, default_value_t = 5)]
+    pub max_wait_ms: u64,
+    /// Most sentences in one request.
+    #[arg(long, value_parser = at_least_one, default_value_t = 64)]
+    pub max_sentences: u64,
+    /// Most characters in one sentence.
+    #[arg(long, value_parser = at_least_one, default_value_t = 2000)]
+    pub max_chars: u64,
+    /// Largest beam (and n-best) a request may ask for.
+    #[arg(long, value_parser = at_least_one, default_value_t = 10)]
+    pub max_beam: u64,
+    /// Longest translation a request may ask for, in tokens; also the limit of requests that do not say.
+    #[arg(long, value_parser = at_least_one, default_value_t = 300)]
+    pub max_len: u64,
+    /// Largest request body: bytes, or with a unit (KiB, MiB, KB, MB).
+    #[arg(long, value_parser = byte_size, default_value = "1MiB")]
+    pub max_body: u64,
+    /// Most sentences waiting for a model; a request that would exceed it gets 503.
+    #[arg(long, value_parser = at_least_one, default_value_t = 1024)]
+    pub queue: u64,
+    /// Longest a request may wait for its translations, in seconds (then 504).
+    #[arg(long, value_parser = at_least_one, default_value_t = 30)]
+    pub timeout_s: u64,
+    /// Allow browser pages from this origin (e.g. `http://localhost:3000`, or `*`) to call the API.
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors: Option<String>,
+    /// Which weights of every model to load.
+    #[arg(long, value_enum, default_value_t = CheckpointArg::Best)]
+    pub checkpoint: CheckpointArg,
+    /// The number format every model decodes in.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    pub precision: PrecisionArg,
+}
+
+/// A size in bytes: a whole number, optionally with a unit (`B`, `KB`, `MB`, `KiB`, `MiB`; any case).
+fn byte_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "mb" => 1000 * 1000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        _ => return Err(format!("unknown unit {unit:?}: expected B, KB, MB, KiB or MiB")),
+    };
+    match digits.parse::<u64>().ok().and_then(|n| n.checked_mul(scale)) {
+        Some(0) => Err("must be ≥ 1 byte".into()),
+        Some(n) => Ok(n),
+        None => Err("must be a whole number of bytes, optionally with a unit (e.g. 1MiB)".into()),
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum CorpusCommand {
     /// Regenerate the embedded English→French toy corpus.
@@ -330,6 +418,22 @@ impl BenchArgs {
             batch: self.batch,
             max_len: self.max_len,
             json: self.json,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_size;
+
+    #[test]
+    fn byte_sizes_take_units_and_refuse_nonsense() {
+        assert_eq!(byte_size("1MiB"), Ok(1 << 20));
+        assert_eq!(byte_size("512kib"), Ok(512 << 10));
+        assert_eq!(byte_size("2 MB"), Ok(2_000_000));
+        assert_eq!(byte_size("100"), Ok(100));
+        for bad in ["", "MiB", "1.5MiB", "-1", "0", "1GiB", "99999999999999999999"] {
+            assert!(byte_size(bad).is_err(), "{bad:?} accepted");
         }
     }
 }

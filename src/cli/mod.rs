@@ -4,6 +4,7 @@
 pub mod args;
 mod model_dir;
 mod score;
+mod serve;
 mod show;
 mod train;
 mod translate;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli, threads: usize) -> Result<()> {
         Command::Info(a) => model_dir::info(a),
         Command::Average(a) => model_dir::average(a),
         Command::Bench(a) => nmt::bench::run(&a.options(), threads, device),
+        Command::Serve(a) => serve::serve(a, threads, device),
         Command::Corpus(CorpusCommand::Toy { out, seed, force }) => {
             nmt::data::toy::write(&out, seed, force)?;
             eprintln!("wrote the toy corpus (seed {seed}) to {}", out.display());

@@ -72,9 +72,7 @@ pub fn heatmap(a: HeatmapArgs, device: Device) -> Result<()> {
     for dir in &a.model {
         let engine = load_engine(dir, &a.decode, device)?;
         let t = engine.translate_with(std::slice::from_ref(text), &d)?;
-        let m = &engine.config().model;
-        let title = format!("{} attention · {} decoder", m.attention.name(), m.decoder.name());
-        panels.push((title, t[0].record(0)));
+        panels.push((heatmap::panel_title(&engine.config().model), t[0].record(0)));
     }
     if panels.len() == 1 {
         heatmap::render(&panels[0].1, &style, out)?;

@@ -23,6 +23,7 @@ pub use layout::{CAP, CELL};
 pub use words::merge_words;
 
 use crate::attention_json::AttentionRecord;
+use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use layout::{Item, PanelInput};
@@ -205,18 +206,41 @@ pub fn render(record: &AttentionRecord, style: &Style, out: &Path) -> Result<()>
 }
 
 /// Draws several models' attention for the same sentence side by side in one picture, each panel
-/// with its own axes and title (e.g. "bahdanau attention · bahdanau decoder") and translation,
-/// one shared colour bar, the source sentence on top.
+/// with its own axes and title (e.g. "bahdanau attention · bahdanau decoder", [`panel_title`]) and
+/// translation, one shared colour bar, the source sentence on top.
 pub fn render_panels(panels: &[(String, AttentionRecord)], style: &Style, out: &Path) -> Result<()> {
     write(&panels_plan(panels, style)?, style, out)
 }
 
+/// [`render`]'s picture as the bytes of a PNG or SVG file, for a caller that sends it rather than
+/// writing it (the server's `/v1/heatmap`). A drawing error names `<image in memory>` as its path.
+pub fn image(record: &AttentionRecord, style: &Style) -> Result<Vec<u8>> {
+    encode(&single_plan(record, style)?, style).map_err(|msg| Error::Render { path: IN_MEMORY.into(), msg })
+}
+
+/// [`render_panels`]'s picture as the bytes of a PNG or SVG file.
+pub fn image_panels(panels: &[(String, AttentionRecord)], style: &Style) -> Result<Vec<u8>> {
+    encode(&panels_plan(panels, style)?, style).map_err(|msg| Error::Render { path: IN_MEMORY.into(), msg })
+}
+
+/// The title of a model's panel in a side-by-side picture: its scorer and decoder wiring.
+pub fn panel_title(model: &ModelConfig) -> String {
+    format!("{} attention · {} decoder", model.attention.name(), model.decoder.name())
+}
+
+/// The path a drawing error of [`image`] names.
+const IN_MEMORY: &str = "<image in memory>";
+
+/// The file bytes of a planned picture; `Err` is the drawing library's message.
+fn encode(plan: &layout::Plan, style: &Style) -> std::result::Result<Vec<u8>, String> {
+    match style.format {
+        Format::Png => draw::png(plan, &style.font),
+        Format::Svg => draw::svg(plan, &style.font).map(String::into_bytes),
+    }
+}
+
 fn write(plan: &layout::Plan, style: &Style, out: &Path) -> Result<()> {
-    let render_err = |msg: String| Error::Render { path: out.to_path_buf(), msg };
-    let bytes = match style.format {
-        Format::Png => draw::png(plan, &style.font).map_err(render_err)?,
-        Format::Svg => draw::svg(plan, &style.font).map_err(render_err)?.into_bytes(),
-    };
+    let bytes = encode(plan, style).map_err(|msg| Error::Render { path: out.to_path_buf(), msg })?;
     write_atomic(out, &bytes)
 }
 

@@ -27,13 +27,14 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 /// The page's routes: `/` and its two assets, for any router state.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/", get(index))
-        .route("/page/app.js", get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }))
-        .route("/page/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
+    Router::new().route("/", get(index)).route("/page/app.js", get(script)).route("/page/style.css", get(style))
 }
 
-async fn index() -> impl IntoResponse {
+/// The web page: type a sentence, see its translation, n-best list and attention.
+#[utoipa::path(get, path = "/", responses(
+    (status = 200, description = "The page (HTML; its script and style are /page/app.js and /page/style.css)", content_type = "text/html"),
+))]
+pub async fn index() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -43,6 +44,18 @@ async fn index() -> impl IntoResponse {
         ],
         page(),
     )
+}
+
+/// The page's script.
+#[utoipa::path(get, path = "/page/app.js", responses((status = 200, description = "The page's script", content_type = "text/javascript")))]
+pub async fn script() -> impl IntoResponse {
+    asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+/// The page's style sheet.
+#[utoipa::path(get, path = "/page/style.css", responses((status = 200, description = "The page's style sheet", content_type = "text/css")))]
+pub async fn style() -> impl IntoResponse {
+    asset("text/css; charset=utf-8", STYLE_CSS)
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
@@ -93,7 +106,16 @@ mod tests {
     #[test]
     fn the_page_loads_nothing_from_elsewhere() {
         for (name, text) in [("index.html", INDEX), ("app.js", APP_JS), ("style.css", STYLE_CSS)] {
-            for needle in ["http://", "https://", "//cdn", "@import", "innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"] {
+            for needle in [
+                "http://",
+                "https://",
+                "//cdn",
+                "@import",
+                "innerHTML",
+                "outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+            ] {
                 assert!(!text.contains(needle), "{name} contains {needle:?}");
             }
         }
