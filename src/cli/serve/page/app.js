@@ -398,7 +398,7 @@
 
     showRow(0, -1);
     return h('div', { class: 'heatmap-block' },
-      h('div', { class: 'heatmap-wrap' }, grid), readout, barsTitle, bars);
+      h('div', { class: 'heatmap-wrap' }, grid), h('div', { class: 'heatmap-side' }, readout, barsTitle, bars));
   }
 
   // ---- download ----------------------------------------------------------------------------------
