@@ -55,6 +55,8 @@ done
 log "server at $url (model $model); $cases cases per operation, seed $seed"
 
 status=0
+# Run in the temp directory: schemathesis keeps state in ./.schemathesis.
+cd "$work"
 "$NMT_HOME/venv/bin/schemathesis" --config-file "$root/scripts/fuzz-api.toml" --no-color run "$url/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection \
   --max-examples "$cases" --seed "$seed" --generation-database none --workers 1 \

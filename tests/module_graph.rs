@@ -1,6 +1,7 @@
 //! The library's module graph flows one way: no top-level module (a file `src/X.rs` or a folder
 //! `src/X/`) refers to one that refers back to it, directly or through others, and the library does not
-//! use the command line's crate (clap) — that belongs to the binary (`src/main.rs`, `src/cli/`).
+//! use the binary's crates (clap; the server's tokio, axum, tower-http, utoipa) — those belong to the
+//! binary (`src/main.rs`, `src/cli/`) and its `cli` feature.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -109,8 +110,11 @@ fn no_library_module_refers_back_to_a_module_that_refers_to_it() {
 }
 
 #[test]
-fn the_library_does_not_use_clap() {
+fn the_library_does_not_use_the_binarys_crates() {
     for (m, lines) in library() {
-        assert!(!lines.iter().any(|l| l.contains("clap::") || l.contains("use clap")), "{m} uses clap");
+        for krate in ["clap", "tokio", "axum", "tower_http", "utoipa", "serde_path_to_error"] {
+            let used = lines.iter().any(|l| l.contains(&format!("{krate}::")) || l.contains(&format!("use {krate}")));
+            assert!(!used, "{m} uses {krate}, a crate of the binary's `cli` feature");
+        }
     }
 }

@@ -290,6 +290,20 @@ mod tests {
     }
 
     #[test]
+    fn image_bytes_are_the_file_render_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        for format in [Format::Png, Format::Svg] {
+            let style = Style { format, ..Style::default() };
+            let path = dir.path().join(format!("x.{}", format.extension()));
+            render(&record(), &style, &path).unwrap();
+            assert_eq!(image(&record(), &style).unwrap(), std::fs::read(&path).unwrap(), "{format:?}");
+            let panels = [("a".to_string(), record()), ("b".to_string(), record())];
+            render_panels(&panels, &style, &path).unwrap();
+            assert_eq!(image_panels(&panels, &style).unwrap(), std::fs::read(&path).unwrap(), "{format:?}");
+        }
+    }
+
+    #[test]
     fn an_inconsistent_record_is_an_error_not_a_panic() {
         let mut r = record();
         r.weights.pop();

@@ -3,6 +3,7 @@
 //! Bodies of the `/v1/*` routes refuse unknown fields; the OpenNMT-py route ignores them, as
 //! OpenNMT-py's own server does.
 
+use super::error::RequestBody;
 use nmt::engine::ModelInfo;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -37,8 +38,13 @@ pub struct TranslateRequest {
     pub words: bool,
 }
 
-/// One sentence or a list of them. (`Serialize` is derived for its `untagged` shape, which the OpenAPI
-/// schema is generated from; reading it is hand-written below for a clearer error message.)
+impl RequestBody for TranslateRequest {
+    const OBJECT: bool = true;
+}
+
+// `Serialize` is derived for its `untagged` shape, which the OpenAPI schema is generated from; reading it
+// is hand-written below, for a clearer error message than serde's untagged enums give.
+/// One sentence or a list of them.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum Text {
@@ -190,6 +196,10 @@ pub struct HeatmapRequest {
     pub format: Option<ImageFormat>,
 }
 
+impl RequestBody for HeatmapRequest {
+    const OBJECT: bool = true;
+}
+
 /// A picture's file format.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -206,6 +216,10 @@ pub struct OnmtInput {
     /// The model's numeric id (see `/v1/models`); the first sentence's id picks the model for all,
     /// as in OpenNMT-py. Default: the first model.
     pub id: Option<i64>,
+}
+
+impl RequestBody for Vec<OnmtInput> {
+    const OBJECT: bool = false;
 }
 
 /// One hypothesis in OpenNMT-py's REST answer.

@@ -35,12 +35,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A type a request body is read into.
+pub trait RequestBody: DeserializeOwned {
+    /// The body must be a JSON object (serde would also read a struct from an array, by position).
+    const OBJECT: bool;
+}
+
 /// A JSON request body read into `T`: 413 past `--max-body`, 400 for anything that is not a `T` (bad
-/// JSON, a wrong type, an unknown field), the message naming the field's path. The content type is not
-/// checked, so `curl -d` works without `-H`.
+/// JSON, an array for an object, a wrong type, an unknown field), the message naming the field's path.
+/// The content type is not checked, so `curl -d` works without `-H`.
 pub struct JsonBody<T>(pub T);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+impl<T: RequestBody> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
@@ -52,6 +58,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                 ApiError::bad_request(format!("request body could not be read: {}", rejection.body_text()))
             }
         })?;
+        let opens_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        if T::OBJECT && !opens_object && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() {
+            return Err(ApiError::bad_request("request body: expected a JSON object"));
+        }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
