@@ -16,7 +16,7 @@ mod gallery;
 mod layout;
 mod words;
 
-pub use colormap::viridis;
+pub use colormap::{text_on, viridis};
 pub use font::Font;
 pub use gallery::{clear_gallery, image_name, write_gallery, GalleryEntry, GALLERY_PAGE};
 pub use layout::{CAP, CELL};

@@ -2,7 +2,7 @@
 //! attributes and the request/response types (nothing in it is written by hand).
 
 use super::api::*;
-use super::routes;
+use super::{page, routes};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -11,7 +11,17 @@ use utoipa::OpenApi;
         title = "nmt serve",
         description = "Translation with attention-based NMT models: a JSON API with request batching."
     ),
-    paths(routes::translate, routes::onmt_translate, routes::models, routes::health, routes::heatmap, routes::openapi),
+    paths(
+        routes::translate,
+        routes::onmt_translate,
+        routes::models,
+        routes::health,
+        routes::heatmap,
+        routes::openapi,
+        page::index,
+        page::script,
+        page::style
+    ),
     components(schemas(
         TranslateRequest,
         Text,
