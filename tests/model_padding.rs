@@ -7,7 +7,7 @@ use nmt::config::{AttentionKind, DecoderKind, ModelConfig};
 use nmt::data::batch::pad;
 use nmt::data::tokenizer::EOS;
 use nmt::model::Seq2Seq;
-use nmt::search::{beam_search, greedy, BeamConfig, Hypothesis, MaxLen};
+use nmt::search::{beam_search, greedy, BeamConfig, Hypothesis, MaxLen, Member};
 use tch::{nn, Device, Kind, Tensor};
 
 const TOLERANCE: f64 = 1e-5;
@@ -114,9 +114,14 @@ fn greedy_tokens_and_weights_do_not_depend_on_batch_neighbours() {
             for (batch, row) in batchings() {
                 let rows: Vec<&[i64]> = batch.iter().map(|s| s.as_slice()).collect();
                 let (src, lengths) = pad(&rows, Device::Cpu);
-                let hyp = greedy(&model, &model.decoder.decode_weights(false), &src, &lengths, MaxLen::default())
-                    .unwrap()
-                    .swap_remove(row);
+                let hyp = greedy(
+                    &[Member { model: &model, weights: &model.decoder.decode_weights(false) }],
+                    &src,
+                    &lengths,
+                    MaxLen::default(),
+                )
+                .unwrap()
+                .swap_remove(row);
                 match &reference {
                     None => reference = Some(hyp),
                     Some(h0) => {
@@ -140,9 +145,14 @@ fn beam_hypotheses_do_not_depend_on_batch_neighbours() {
             for (batch, row) in batchings() {
                 let rows: Vec<&[i64]> = batch.iter().map(|s| s.as_slice()).collect();
                 let (src, lengths) = pad(&rows, Device::Cpu);
-                let hyps = beam_search(&model, &model.decoder.decode_weights(true), &src, &lengths, cfg)
-                    .unwrap()
-                    .swap_remove(row);
+                let hyps = beam_search(
+                    &[Member { model: &model, weights: &model.decoder.decode_weights(true) }],
+                    &src,
+                    &lengths,
+                    cfg,
+                )
+                .unwrap()
+                .swap_remove(row);
                 match &reference {
                     None => reference = Some(hyps),
                     Some(h0) => {

@@ -15,7 +15,7 @@ use nmt::data::tokenizer::{Kind as TokenizerKind, Spec, Tokenizer, BOS, EOS};
 use nmt::engine::{DecodeOptions, Engine};
 use nmt::model::Seq2Seq;
 use nmt::optim::Adam;
-use nmt::search::{beam_search, greedy, length_penalty, BeamConfig, Hypothesis, MaxLen};
+use nmt::search::{beam_search, greedy, length_penalty, BeamConfig, Hypothesis, MaxLen, Member};
 use nmt::train::train_step;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -82,8 +82,7 @@ fn test_batch(t: &Trained) -> (Tensor, Tensor) {
 fn beam(t: &Trained, beam: usize, n_best: usize, alpha: f64) -> Vec<Vec<Hypothesis>> {
     let (src, lengths) = test_batch(t);
     beam_search(
-        &t.model,
-        &t.model.decoder.decode_weights(true),
+        &[Member { model: &t.model, weights: &t.model.decoder.decode_weights(true) }],
         &src,
         &lengths,
         BeamConfig { beam, n_best, alpha, max_len: MaxLen::default() },
@@ -93,7 +92,7 @@ fn beam(t: &Trained, beam: usize, n_best: usize, alpha: f64) -> Vec<Vec<Hypothes
 
 /// Greedy search over a padded batch with the model's decode weights.
 fn greedy_batch(model: &Seq2Seq, src: &Tensor, lengths: &Tensor) -> Vec<Hypothesis> {
-    greedy(model, &model.decoder.decode_weights(false), src, lengths, MaxLen::default()).unwrap()
+    greedy(&[Member { model, weights: &model.decoder.decode_weights(false) }], src, lengths, MaxLen::default()).unwrap()
 }
 
 /// The engine over a copy of the trained model.
@@ -255,8 +254,7 @@ fn beam_scores_and_weights_are_the_models_own_for_every_decoder_state_kind() {
             let model = Seq2Seq::new(&vs.root(), &cfg, 23, 19);
             let max_len = MaxLen { ratio: 1.0, extra: 4, cap: 300 };
             let hyps = beam_search(
-                &model,
-                &model.decoder.decode_weights(true),
+                &[Member { model: &model, weights: &model.decoder.decode_weights(true) }],
                 &src,
                 &lengths,
                 BeamConfig { beam: 4, n_best: 4, alpha: 1.0, max_len },
@@ -286,8 +284,7 @@ fn a_beam_wider_than_half_the_vocabulary_still_searches() {
     for beam in [10, 19, 30] {
         let max_len = MaxLen { ratio: 1.0, extra: 2, cap: 300 };
         let hyps = beam_search(
-            &model,
-            &model.decoder.decode_weights(true),
+            &[Member { model: &model, weights: &model.decoder.decode_weights(true) }],
             &src,
             &lengths,
             BeamConfig { beam, n_best: beam, alpha: 1.0, max_len },

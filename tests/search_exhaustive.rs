@@ -12,7 +12,7 @@ use nmt::data::tokenizer::EOS;
 use nmt::model::attention::Keys;
 use nmt::model::decoder::DecoderState;
 use nmt::model::Seq2Seq;
-use nmt::search::{beam_search, length_penalty, BeamConfig, MaxLen};
+use nmt::search::{beam_search, length_penalty, BeamConfig, MaxLen, Member};
 use tch::{nn, Device, Kind, Tensor};
 
 const TGT_VOCAB: i64 = 4;
@@ -89,7 +89,9 @@ fn beam_search_finds_the_exhaustive_best_and_never_beats_it() {
                 let what = format!("{what}, α={alpha}, source {sentence:?}");
                 let n_best = 5;
                 let cfg = BeamConfig { beam: WIDEST, n_best, alpha, max_len };
-                let wide = beam_search(&model, &prepared, &src, &lengths, cfg).unwrap().swap_remove(0);
+                let wide = beam_search(&[Member { model: &model, weights: &prepared }], &src, &lengths, cfg)
+                    .unwrap()
+                    .swap_remove(0);
                 assert_eq!(wide.len(), n_best, "{what}: beam {WIDEST} returns {n_best} hypotheses");
                 for (n, (h, (tokens, score))) in wide.iter().zip(&all).enumerate() {
                     assert_eq!(&h.tokens, tokens, "{what}: hypothesis {n} of beam {WIDEST} is not the exhaustive one");
@@ -101,7 +103,10 @@ fn beam_search_finds_the_exhaustive_best_and_never_beats_it() {
                 }
                 for beam in 1..=5 {
                     let cfg = BeamConfig { beam, n_best: 1, alpha, max_len };
-                    let h = beam_search(&model, &prepared, &src, &lengths, cfg).unwrap().swap_remove(0).swap_remove(0);
+                    let h = beam_search(&[Member { model: &model, weights: &prepared }], &src, &lengths, cfg)
+                        .unwrap()
+                        .swap_remove(0)
+                        .swap_remove(0);
                     let got = normalized(&h.tokens, h.score);
                     assert!(
                         got <= best + TOLERANCE,

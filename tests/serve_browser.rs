@@ -9,10 +9,13 @@
 //! Needs Chromium: `#[ignore]`d in a plain `cargo test`; `scripts/test.sh` installs Chromium when it
 //! is missing and runs these tests, which fail (never skip) when the browser cannot start.
 
+mod serve_support;
+
 use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
+use serve_support::{model_dir, test_set, Server, NMT};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -21,60 +24,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const NMT: &str = env!("CARGO_BIN_EXE_nmt");
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long anything may take before the test gives up: a server start, a translation, a page load.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-fn toy_model() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/toy-model")
-}
-
 /// Line `n` (0-based) of the toy test set.
 fn toy_test_line(n: usize) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/toy-en-fr/test.en");
-    std::fs::read_to_string(&path).unwrap().lines().nth(n).unwrap().to_string()
-}
-
-/// `nmt serve --port 0` on the toy model, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start() -> Server {
-        let mut child = Command::new(NMT)
-            .args(["--threads", "1", "serve", "--port", "0", "--model"])
-            .arg(toy_model())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start nmt serve");
-        let stderr = child.stderr.take().unwrap();
-        let (first_tx, first_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
-            let _ = first_tx.send(lines.next().unwrap_or_default());
-            for line in lines {
-                eprintln!("server: {line}");
-            }
-        });
-        let first = first_rx.recv_timeout(PATIENCE).expect("nmt serve printed no line on stderr");
-        let url = first
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("nmt serve's first stderr line is {first:?}, not `listening on URL`"))
-            .to_string();
-        Server { child, url }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    std::fs::read_to_string(test_set()).unwrap().lines().nth(n).unwrap().to_string()
 }
 
 /// chromedriver on a free port in its own process group (with the Chromium it starts), and a WebDriver
@@ -195,7 +152,7 @@ fn reference(sentence: &str) -> Reference {
 fn run_translate(sentence: &str, args: &[&str]) -> String {
     let mut child = Command::new(NMT)
         .args(["--threads", "1", "translate", "--model"])
-        .arg(toy_model())
+        .arg(model_dir())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -226,7 +183,7 @@ async fn wait_until(c: &Client, cond: &str, args: Vec<Value>, what: &str) {
 
 /// Loads the page and waits until it has listed the models.
 async fn open_page(c: &Client, server: &Server) {
-    c.goto(&format!("{}/", server.url)).await.unwrap();
+    c.goto(&format!("{}/", server.url())).await.unwrap();
     wait_until(c, "document.querySelectorAll('#model option').length > 0", vec![], "the model list").await;
 }
 
@@ -278,7 +235,7 @@ fn save_screenshot(png: &[u8], name: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium"]
 async fn the_page_translates_shows_attention_and_keeps_typed_markup_as_text() {
-    let server = Server::start();
+    let server = Server::start(&[]);
     let browser = Browser::start(None).await;
     let c = &browser.client;
     open_page(c, &server).await;
@@ -380,7 +337,7 @@ async fn the_page_translates_shows_attention_and_keeps_typed_markup_as_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium"]
 async fn the_page_fits_a_375_px_phone_screen() {
-    let server = Server::start();
+    let server = Server::start(&[]);
     let browser = Browser::start(Some(375)).await;
     let c = &browser.client;
     open_page(c, &server).await;

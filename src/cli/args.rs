@@ -156,9 +156,10 @@ impl From<CheckpointArg> for Which {
 
 #[derive(Args, Debug)]
 pub struct TranslateArgs {
-    /// Model directory.
-    #[arg(long)]
-    pub model: PathBuf,
+    /// Model directory, or an ensemble `DIR+DIR+…` of directories sharing both tokenizers (each step
+    /// averages their log-probabilities; the first one's decode.toml applies).
+    #[arg(long, value_name = "DIR[+DIR…]")]
+    pub model: String,
     /// Input file (default: stdin); one sentence per line.
     #[arg(long)]
     pub input: Option<PathBuf>,
@@ -197,9 +198,9 @@ pub struct TranslateArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// Model directory.
-    #[arg(long)]
-    pub model: PathBuf,
+    /// Model directory, or an ensemble `DIR+DIR+…` (see `nmt translate --help`).
+    #[arg(long, value_name = "DIR[+DIR…]")]
+    pub model: String,
     /// Source sentences (default: the model config's `data.test` corpus, with --ref).
     #[arg(long)]
     pub src: Option<PathBuf>,
@@ -255,9 +256,10 @@ pub enum ImageFormat {
 
 #[derive(Args, Debug)]
 pub struct HeatmapArgs {
-    /// Model directory; repeat to draw the same sentence through several models side by side.
-    #[arg(long)]
-    pub model: Vec<PathBuf>,
+    /// Model directory, or an ensemble `DIR+DIR+…` (see `nmt translate --help`); repeat to draw the same
+    /// sentence through several models side by side, one panel per --model.
+    #[arg(long, value_name = "DIR[+DIR…]")]
+    pub model: Vec<String>,
     /// The sentence to translate and draw (with --model).
     #[arg(long)]
     pub text: Option<String>,
@@ -370,10 +372,11 @@ pub struct DecodeFlopsArgs {
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// A model to serve, `DIR` or `NAME=DIR` (the name defaults to the directory's name); repeat to
-    /// serve several side by side. Models are numbered 100, 101, ... in this order (the id of the
-    /// OpenNMT-py route).
-    #[arg(long = "model", value_name = "[NAME=]DIR", required = true)]
+    /// A model to serve, `DIR` or `NAME=DIR` (the name defaults to the directory's name), or an ensemble
+    /// `[NAME=]DIR+DIR+…` (the name defaults to the directories' names joined by '+'); repeat to serve
+    /// several side by side. Models are numbered 100, 101, ... in this order (the id of the OpenNMT-py
+    /// route).
+    #[arg(long = "model", value_name = "[NAME=]DIR[+DIR…]", required = true)]
     pub models: Vec<String>,
     /// The address to listen on (loopback unless told otherwise).
     #[arg(long, default_value = "127.0.0.1")]

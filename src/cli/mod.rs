@@ -77,10 +77,10 @@ fn flag(field: &str) -> String {
     format!("--{}", field.replace('_', "-"))
 }
 
-/// Loads the engine of model directory `dir` with the checkpoint the decoding flags name (or those of the
-/// model's decode.toml) and the precision they name, and resolves the decoding flags (with `n_best`)
-/// against the model's defaults.
-fn load_engine(dir: &Path, d: &DecodeArgs, n_best: Option<i64>, device: Device) -> Result<(Engine, Decoding)> {
+/// Loads the engine of `--model` `spec` (a directory or an ensemble `DIR+DIR+…`) with the checkpoint the
+/// decoding flags name (or those of the first directory's decode.toml) and the precision they name, and
+/// resolves the decoding flags (with `n_best`) against the model's defaults.
+fn load_engine(spec: &str, d: &DecodeArgs, n_best: Option<i64>, device: Device) -> Result<(Engine, Decoding)> {
     let opts = decode_options(d, n_best)?;
     let precision = Precision::from(d.precision);
     if precision == Precision::Int8 && device != Device::Cpu {
@@ -88,7 +88,8 @@ fn load_engine(dir: &Path, d: &DecodeArgs, n_best: Option<i64>, device: Device) 
             "--precision int8 runs on the CPU only (the device is {device:?}): pass --device cpu"
         )));
     }
-    let engine = Engine::load(dir, &LoadOptions { checkpoint: opts.checkpoint, device, precision })?;
+    let dirs = nmt::engine::ensemble_members(spec, "--model")?;
+    let engine = Engine::load_ensemble(&dirs, &LoadOptions { checkpoint: opts.checkpoint, device, precision })?;
     let decoding = engine.resolve(&opts, flag)?;
     Ok((engine, decoding))
 }

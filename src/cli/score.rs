@@ -18,7 +18,7 @@ pub fn eval(a: EvalArgs, device: Device) -> Result<()> {
             if data.test.as_os_str().is_empty() {
                 return Err(Error::Usage(format!(
                     "eval: give --src FILE --ref FILE; the config of {} sets no data.test to evaluate on",
-                    a.model.display()
+                    engine.info().dir.as_deref().unwrap_or(Path::new(&a.model)).display()
                 )));
             }
             let source = Source::from_prefix(&data.test, &data.src_lang, &data.tgt_lang);

@@ -68,10 +68,10 @@ pub fn heatmap(a: HeatmapArgs, device: Device) -> Result<()> {
     };
     let style = style(&a, Some(out))?;
     let mut panels = Vec::new();
-    for dir in &a.model {
-        let (engine, d) = load_engine(dir, &a.decode, None, device)?;
+    for spec in &a.model {
+        let (engine, d) = load_engine(spec, &a.decode, None, device)?;
         let t = engine.translate_with(std::slice::from_ref(text), &d)?;
-        panels.push((heatmap::panel_title(&engine.config().model), t[0].record(0)));
+        panels.push((heatmap::panel_title(&engine.config().model, &engine.info().members), t[0].record(0)));
     }
     if panels.len() == 1 {
         heatmap::render(&panels[0].1, &style, out)?;

@@ -12,8 +12,12 @@ use tch::Device;
 /// A model directory's (or an in-memory model's) facts.
 #[derive(Clone, Debug, Serialize)]
 pub struct ModelInfo {
-    /// The model directory; `None` for a model held in memory.
+    /// The model directory (an ensemble's first member); `None` for a model held in memory.
     pub dir: Option<PathBuf>,
+    /// An ensemble's member directories, in order (the other facts are the first member's); empty, and
+    /// left out of the JSON, for a single model.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<PathBuf>,
     /// The full config that built the model.
     pub config: Config,
     /// Number of trainable parameters.
@@ -95,6 +99,7 @@ impl ModelInfo {
     pub(crate) fn of_model(config: &Config, parameters: i64, src_tok: &Tokenizer, tgt_tok: &Tokenizer) -> ModelInfo {
         ModelInfo {
             dir: None,
+            members: Vec::new(),
             config: config.clone(),
             parameters,
             vocab: VocabSizes { src: src_tok.vocab_size(), tgt: tgt_tok.vocab_size() },

@@ -4,8 +4,18 @@
 //! decode weights), which `bench` times directly.
 //!
 //! An engine is `Send`: a server worker thread can own one. libtorch's thread count is a setting of the
-//! process (of each OS thread, in fact), not of an engine. An ensemble of models sharing both tokenizers
-//! will be an engine over several [`Prepared`] cores behind the same [`Engine::translate`].
+//! process (of each OS thread, in fact), not of an engine.
+//!
+//! Ensembles: [`Engine::load_ensemble`] loads several model directories sharing both tokenizers (their
+//! hashes in `config.toml` must agree; the first mismatch is refused, naming the member and the
+//! tokenizer) as one engine over a [`Prepared`] core per member, behind the same [`Engine::translate`]:
+//! every search step averages the members' log-probabilities and shows their mean attention (see
+//! [`crate::search`]). The first member's `decode.toml` applies to all (search, beam, length penalty and
+//! checkpoint kind; its `averaged` steps are checked against the first member's `averaged.safetensors`);
+//! every member loads that checkpoint kind from its own directory, and [`LoadOptions::checkpoint`]
+//! applies to every member. [`Engine::info`] is the first member's, with the member directories listed
+//! in [`ModelInfo::members`]. A model SPEC on the command line (`DIR` or `DIR+DIR+…`) is parsed by
+//! [`ensemble_members`]. int8 precision quantizes every member.
 //!
 //! Decoding defaults: a model directory's `decode.toml` ([`DecodeDefaults`]) says which weights and length
 //! penalty greedy and beam search use and which search is the default. [`Engine::resolve`] fills the
@@ -20,10 +30,12 @@
 
 mod info;
 mod options;
+mod spec;
 mod translation;
 
 pub use info::{ModelInfo, TrainingInfo, VocabSizes};
 pub use options::{DecodeOptions, Decoding, LoadOptions, Precision};
+pub use spec::ensemble_members;
 pub use translation::{Output, Translation};
 
 use crate::checkpoint::{self, DecodeDefaults, Which};
@@ -33,7 +45,7 @@ use crate::data::tokenizer::{Tokenizer, EOS};
 use crate::error::{Error, Result};
 use crate::model::decoder::DecodeWeights;
 use crate::model::Seq2Seq;
-use crate::search::{beam_search, greedy, length_penalty, run_greedy, BeamConfig, Hypothesis};
+use crate::search::{beam_search, greedy, length_penalty, run_greedy, BeamConfig, Hypothesis, Member};
 use std::path::Path;
 use tch::{nn, Device};
 
@@ -99,31 +111,39 @@ impl Prepared {
         self.vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
     }
 
-    /// Decodes one batch of source id rows (each ending with EOS, none empty) → per row, up to
-    /// `d.n_best` hypotheses, best first.
-    pub fn decode(&self, rows: &[&[i64]], d: &Decoding) -> Result<Vec<Vec<Hypothesis>>> {
-        let (src, lengths) = pad(rows, self.device);
-        if d.beam <= 1 {
-            let hyps = greedy(&self.model, &self.weights, &src, &lengths, d.max_len)?;
-            return Ok(hyps.into_iter().map(|h| vec![h]).collect());
-        }
-        let cfg = BeamConfig { beam: d.beam, n_best: d.n_best, alpha: d.length_penalty, max_len: d.max_len };
-        beam_search(&self.model, &self.weights, &src, &lengths, cfg)
-    }
-
     /// Greedy decoding of exactly `steps` steps, not stopping at EOS: the benchmark's fixed workload.
     pub fn greedy_steps(&self, rows: &[&[i64]], steps: usize) -> Result<()> {
         let (src, lengths) = pad(rows, self.device);
-        run_greedy(&self.model, &self.weights, &src, &lengths, &vec![steps; rows.len()], false)?;
+        run_greedy(&[self.member()], &src, &lengths, &vec![steps; rows.len()], false)?;
         Ok(())
+    }
+
+    /// The network as a search sees it.
+    fn member(&self) -> Member<'_> {
+        Member { model: &self.model, weights: &self.weights }
     }
 }
 
-/// A model directory (or a model in memory) ready to translate text.
+/// Decodes one batch of source id rows (each ending with EOS, none empty) with one model or an ensemble
+/// (`members`, one core each, sharing both vocabularies and a device) → per row, up to `d.n_best`
+/// hypotheses, best first.
+pub fn decode(members: &[Prepared], rows: &[&[i64]], d: &Decoding) -> Result<Vec<Vec<Hypothesis>>> {
+    let device = members.first().map_or(Device::Cpu, Prepared::device);
+    let members: Vec<Member> = members.iter().map(Prepared::member).collect();
+    let (src, lengths) = pad(rows, device);
+    if d.beam <= 1 {
+        let hyps = greedy(&members, &src, &lengths, d.max_len)?;
+        return Ok(hyps.into_iter().map(|h| vec![h]).collect());
+    }
+    let cfg = BeamConfig { beam: d.beam, n_best: d.n_best, alpha: d.length_penalty, max_len: d.max_len };
+    beam_search(&members, &src, &lengths, cfg)
+}
+
+/// A model directory, an ensemble of them, or a model in memory, ready to translate text.
 pub struct Engine {
-    // decode.toml plumbing (begin): one core per checkpoint the decodings may name, the default
-    // search's first; the defaults options are resolved against.
-    cores: Vec<(Which, Prepared)>,
+    // decode.toml plumbing (begin): per checkpoint the decodings may name (the default search's first),
+    // one core per member; the defaults options are resolved against.
+    cores: Vec<(Which, Vec<Prepared>)>,
     defaults: DecodeDefaults,
     // decode.toml plumbing (end)
     src_tok: Tokenizer,
@@ -137,7 +157,18 @@ impl Engine {
     /// names, or else those the directory's `decode.toml` names for greedy and for beam search (an
     /// `averaged` one checked against the snapshot steps the file lists).
     pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Engine> {
-        let mut defaults = DecodeDefaults::read(dir)?.unwrap_or_default();
+        Engine::load_ensemble(&[dir], opts)
+    }
+
+    /// Loads an ensemble of model directories `dirs` (one directory is a single model) as
+    /// [`Self::load`] loads one: the first member's `decode.toml` names the checkpoint kinds, each member
+    /// loads them from its own directory (see the [module](self) header). Members whose tokenizers differ
+    /// from the first's are refused, named.
+    pub fn load_ensemble<P: AsRef<Path>>(dirs: &[P], opts: &LoadOptions) -> Result<Engine> {
+        let dirs: Vec<&Path> = dirs.iter().map(AsRef::as_ref).collect();
+        let first =
+            *dirs.first().ok_or_else(|| Error::Usage("an ensemble needs at least one model directory".into()))?;
+        let mut defaults = DecodeDefaults::read(first)?.unwrap_or_default();
         let default_section = defaults.section(defaults.default_beam()).clone();
         let mut wanted = vec![default_section.checkpoint];
         match opts.checkpoint {
@@ -150,7 +181,7 @@ impl Engine {
             }
             None => {
                 for section in [&defaults.greedy, &defaults.beam] {
-                    defaults.check_averaged(section, dir)?;
+                    defaults.check_averaged(section, first)?;
                     if !wanted.contains(&section.checkpoint) {
                         wanted.push(section.checkpoint);
                     }
@@ -158,14 +189,24 @@ impl Engine {
             }
         }
         let mut cores = Vec::with_capacity(wanted.len());
-        let mut meta = None;
+        let mut meta: Option<(Config, Tokenizer, Tokenizer)> = None;
         for which in wanted {
-            let loaded = checkpoint::load(dir, which, opts.device)?;
-            cores.push((which, Prepared::new(loaded.vs, loaded.model).with_precision(opts.precision)?));
-            meta.get_or_insert((loaded.config, loaded.src_tok, loaded.tgt_tok));
+            let mut members = Vec::with_capacity(dirs.len());
+            for &dir in &dirs {
+                let loaded = checkpoint::load(dir, which, opts.device)?;
+                match &meta {
+                    None => meta = Some((loaded.config, loaded.src_tok, loaded.tgt_tok)),
+                    Some((config, ..)) => same_tokenizers(first, config, dir, &loaded.config)?,
+                }
+                members.push(Prepared::new(loaded.vs, loaded.model).with_precision(opts.precision)?);
+            }
+            cores.push((which, members));
         }
         let (config, src_tok, tgt_tok) = meta.expect("at least one checkpoint loaded");
-        let info = ModelInfo::of_dir(dir, &config, cores[0].1.parameters(), &src_tok, &tgt_tok)?;
+        let mut info = ModelInfo::of_dir(first, &config, cores[0].1[0].parameters(), &src_tok, &tgt_tok)?;
+        if dirs.len() > 1 {
+            info.members = dirs.iter().map(|d| d.to_path_buf()).collect();
+        }
         Ok(Engine { cores, defaults, src_tok, tgt_tok, config, info })
     }
 
@@ -175,7 +216,7 @@ impl Engine {
         let prepared = Prepared::copy_of(&config.model, vs, src_tok.vocab_size(), tgt_tok.vocab_size())?;
         let info = ModelInfo::of_model(config, prepared.parameters(), src_tok, tgt_tok);
         Ok(Engine {
-            cores: vec![(DecodeDefaults::default().greedy.checkpoint, prepared)],
+            cores: vec![(DecodeDefaults::default().greedy.checkpoint, vec![prepared])],
             defaults: DecodeDefaults::default(),
             src_tok: src_tok.clone(),
             tgt_tok: tgt_tok.clone(),
@@ -184,7 +225,8 @@ impl Engine {
         })
     }
 
-    /// The facts about the model (the same as `nmt info --json` shows).
+    /// The facts about the model (the same as `nmt info --json` shows; an ensemble's first member's, with
+    /// [`ModelInfo::members`] listing the members).
     pub fn info(&self) -> &ModelInfo {
         &self.info
     }
@@ -194,9 +236,9 @@ impl Engine {
         &self.config
     }
 
-    /// The core of the default search's checkpoint.
+    /// The core of the default search's checkpoint (an ensemble's first member's).
     pub fn prepared(&self) -> &Prepared {
-        &self.cores[0].1
+        &self.cores[0].1[0]
     }
 
     /// The decoding defaults options are resolved against: the model's `decode.toml` (built-in defaults
@@ -205,9 +247,9 @@ impl Engine {
         &self.defaults
     }
 
-    /// The core that decodes with `which` weights.
-    fn core(&self, which: Which) -> Result<&Prepared> {
-        self.cores.iter().find(|(w, _)| *w == which).map(|(_, p)| p).ok_or_else(|| {
+    /// The cores (one per member) that decode with `which` weights.
+    fn core(&self, which: Which) -> Result<&[Prepared]> {
+        self.cores.iter().find(|(w, _)| *w == which).map(|(_, p)| p.as_slice()).ok_or_else(|| {
             let loaded: Vec<&str> = self.cores.iter().map(|(w, _)| w.file()).collect();
             Error::Usage(format!(
                 "checkpoint {} is not loaded by this engine (loaded: {})",
@@ -240,10 +282,10 @@ impl Engine {
         let mut order: Vec<usize> = (0..lines.len()).filter(|&i| !encoded[i].0.is_empty()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].0.len()));
         let mut hyps: Vec<Vec<Hypothesis>> = vec![Vec::new(); lines.len()];
-        let prepared = self.core(d.checkpoint)?;
+        let members = self.core(d.checkpoint)?;
         for chunk in order.chunks(d.batch_size.max(1)) {
             let rows: Vec<&[i64]> = chunk.iter().map(|&i| encoded[i].0.as_slice()).collect();
-            for (&i, h) in chunk.iter().zip(prepared.decode(&rows, d)?) {
+            for (&i, h) in chunk.iter().zip(decode(members, &rows, d)?) {
                 hyps[i] = h;
             }
         }
@@ -268,6 +310,32 @@ impl Engine {
             hypothesis: h,
         })
     }
+}
+
+/// Refuses ensemble member `dir` (config `config`) when a tokenizer of it differs from the first member's
+/// (`first`, config `first_config`): their sha256 in `config.toml` (checked against the files on loading)
+/// must agree, and must be there.
+fn same_tokenizers(first: &Path, first_config: &Config, dir: &Path, config: &Config) -> Result<()> {
+    let (a, b) = (&first_config.tokenizers, &config.tokenizers);
+    for (side, mine, theirs) in [("source", &b.src, &a.src), ("target", &b.tgt, &a.tgt)] {
+        let why = match (mine.is_empty(), theirs.is_empty()) {
+            (false, false) if mine == theirs => continue,
+            (false, false) => {
+                format!("its {side} tokenizer differs from that of {} (the first member)", first.display())
+            }
+            (true, _) => format!("its {} records no sha256 of its {side} tokenizer", checkpoint::CONFIG_FILE),
+            (false, true) => format!(
+                "the {} of {} (the first member) records no sha256 of its {side} tokenizer",
+                checkpoint::CONFIG_FILE,
+                first.display()
+            ),
+        };
+        return Err(Error::model(
+            dir,
+            format!("{why}: the members of an ensemble must share both tokenizers (compared by their sha256)"),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

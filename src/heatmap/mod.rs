@@ -27,7 +27,7 @@ use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use layout::{Item, PanelInput};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// Image file format.
@@ -268,8 +268,16 @@ pub fn image_panels(panels: &[(String, AttentionRecord)], style: &Style) -> Resu
     encode(&panels_plan(panels, style)?, style).map_err(|msg| Error::Render { path: IN_MEMORY.into(), msg })
 }
 
-/// The title of a model's panel in a side-by-side picture: its scorer and decoder wiring.
-pub fn panel_title(model: &ModelConfig) -> String {
+/// The title of a model's panel in a side-by-side picture: its scorer and decoder wiring, or for an
+/// ensemble (`members`: its directories, when more than one) the members' names joined by " + ".
+pub fn panel_title(model: &ModelConfig, members: &[PathBuf]) -> String {
+    if members.len() > 1 {
+        let names: Vec<String> = members
+            .iter()
+            .map(|m| m.file_name().map_or_else(|| m.display().to_string(), |n| n.to_string_lossy().into_owned()))
+            .collect();
+        return format!("ensemble {}", names.join(" + "));
+    }
     format!("{} attention · {} decoder", model.attention.name(), model.decoder.name())
 }
 

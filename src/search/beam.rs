@@ -7,11 +7,9 @@
 //! and its rows' attention weights; finished hypotheses are rebuilt by backtracking once at the end.
 //! Done sentences leave the batch (in groups, see [`LEAVE_SHARE`](super::LEAVE_SHARE)).
 
-use super::{heads_by_head, worth_leaving, HostWeights, Hypothesis, MaxLen, Rows};
+use super::{heads_by_head, worth_leaving, Ensemble, HostWeights, Hypothesis, MaxLen, Member};
 use crate::data::tokenizer::{BOS, EOS};
 use crate::error::Result;
-use crate::model::decoder::DecodeWeights;
-use crate::model::{EncodedSource, Seq2Seq};
 use tch::{Kind, Tensor};
 
 /// Beam-search settings.
@@ -44,11 +42,11 @@ struct StepRecord {
     heads: Option<Tensor>,
 }
 
-/// Batched beam search with prepared decoder weights. src: `[B, S]`, lengths: `[B]` (CPU i64) → up to
-/// `n_best` hypotheses per row, best first by length-normalised score (ties: the earlier finished first).
+/// Batched beam search by one model or an ensemble ([`Member`]s, ranking by their mean log-probability).
+/// src: `[B, S]`, lengths: `[B]` (CPU i64) → up to `n_best` hypotheses per row, best first by
+/// length-normalised score (ties: the earlier finished first).
 pub fn beam_search(
-    model: &Seq2Seq,
-    prepared: &DecodeWeights,
+    members: &[Member],
     src: &Tensor,
     lengths: &Tensor,
     cfg: BeamConfig,
@@ -63,13 +61,9 @@ pub fn beam_search(
     let (sorted_lengths, order) = lengths.sort(0, true);
     let mut sentences: Vec<usize> = Vec::<i64>::try_from(&order)?.into_iter().map(|i| i as usize).collect();
     let order = order.to_device(device);
-    let EncodedSource { keys, state } = model.encode(&src.index_select(0, &order), &sorted_lengths, false);
     let b = sentences.len() as i64;
-    let keys = keys.repeat_rows(k);
-    let state = state.index_select(&Tensor::arange(b, long).repeat_interleave_self_int(k, 0, None));
     let steps = limits.iter().copied().max().unwrap_or(1);
-    let plan = model.decoder.plan(prepared, &keys, steps)?;
-    let mut rows = Rows { keys, state, plan };
+    let mut ensemble = Ensemble::start(members, &src.index_select(0, &order), &sorted_lengths, k, steps)?;
     // Per sentence: its live rows' scores `[A, k]` (the first row 0, the others −∞ at the start) and how
     // many of its hypotheses have finished `[A]`.
     let mut scores = Tensor::full([b, k], f64::NEG_INFINITY, (Kind::Double, device));
@@ -80,8 +74,8 @@ pub fn beam_search(
     let mut records: Vec<StepRecord> = Vec::new();
     for t in 0..steps {
         let a = sentences.len() as i64;
-        let step = model.decoder.step_with(&y, &rows.state, &rows.keys, prepared, &rows.plan);
-        let logp = step.logits.log_softmax(-1, Kind::Float);
+        let step = ensemble.step(&y)?;
+        let logp = step.scores.log_probs();
         // Candidates per row: the 2k best tokens of each beam row, enough for k non-EOS continuations
         // (all of them when the vocabulary is smaller: `topk` refuses more than there are).
         let width = (2 * k).min(logp.size()[1]);
@@ -121,8 +115,8 @@ pub fn beam_search(
             finished: take_fin.reshape([-1]),
             parents: parents.reshape([-1]),
             back,
-            weights: step.attended.weights,
-            heads: step.attended.head_weights,
+            weights: step.weights,
+            heads: step.head_weights,
         });
         // A done sentence keeps no live hypothesis, so that it proposes nothing until its rows leave.
         let next_scores = next_scores.masked_fill(&done.view([a, 1]), f64::NEG_INFINITY);
@@ -141,14 +135,13 @@ pub fn beam_search(
         } else {
             let index = Tensor::from_slice(&kept).to(device);
             let kept_rows: Vec<i64> = kept.iter().flat_map(|&s| s * k..(s + 1) * k).collect();
-            rows.keys = rows.keys.select_rows(&Tensor::from_slice(&kept_rows).to(device));
-            rows.plan = rows.plan.select_rows(&kept_rows);
+            ensemble.keep_keys(&kept_rows, &Tensor::from_slice(&kept_rows).to(device));
             n_finished = n_finished.index_select(0, &index);
             sentences = kept.iter().map(|&s| sentences[s as usize]).collect();
             let pick = |x: Tensor| x.index_select(0, &index);
             (pick(origin), pick(next_scores), pick(next_y), pick(next_back))
         };
-        rows.state = step.state.index_select(&origin.reshape([-1]));
+        ensemble.select_states(&origin.reshape([-1]));
         scores = next_scores;
         y = next_y.reshape([-1]);
         back = next_back.reshape([-1]);

@@ -2,11 +2,9 @@
 //! its sentence is finished (EOS emitted or its length limit reached), so the recurrence runs only on
 //! the sentences still decoding.
 
-use super::{heads_by_head, worth_leaving, HostWeights, Hypothesis, MaxLen, Rows};
+use super::{heads_by_head, worth_leaving, Ensemble, HostWeights, Hypothesis, MaxLen, Member};
 use crate::data::tokenizer::{BOS, EOS};
 use crate::error::Result;
-use crate::model::decoder::DecodeWeights;
-use crate::model::{EncodedSource, Seq2Seq};
 use tch::{Kind, Tensor};
 
 /// What one greedy step emitted for the rows still in the batch (`A` of them).
@@ -15,22 +13,20 @@ pub struct Emitted {
     pub rows: Vec<usize>,
     /// Tokens `[A]`.
     pub tokens: Tensor,
-    /// Their log-probabilities `[A]`.
+    /// Their log-probabilities `[A]` (an ensemble's: the members' mean).
     pub logp: Tensor,
-    /// Attention weights `[A, S]`.
+    /// Attention weights `[A, S]` (an ensemble's: the members' mean).
     pub weights: Tensor,
-    /// Per-head weights `[A, h, S]` (`multihead` only).
+    /// Per-head weights `[A, h, S]` (a single `multihead` model only).
     pub head_weights: Option<Tensor>,
 }
 
-/// The greedy loop with decoder weights prepared once for many batches
-/// ([`Decoder::decode_weights`](crate::model::decoder::Decoder::decode_weights)). src: `[B, S]`,
+/// The greedy loop of one model or an ensemble ([`Member`]s, see [the module](super)). src: `[B, S]`,
 /// lengths: `[B]` (CPU i64), `limits`: the most tokens each row may emit. Runs `max(limits)` steps at
 /// most; with `stop` a row leaves the batch once it has emitted EOS or reached its limit, and the loop
 /// ends when none is left (benchmarks run every row for all steps) → what each step emitted.
 pub fn run_greedy(
-    model: &Seq2Seq,
-    prepared: &DecodeWeights,
+    members: &[Member],
     src: &Tensor,
     lengths: &Tensor,
     limits: &[usize],
@@ -42,26 +38,21 @@ pub fn run_greedy(
     let (lengths, order) = lengths.sort(0, true);
     let mut active: Vec<usize> = Vec::<i64>::try_from(&order)?.into_iter().map(|i| i as usize).collect();
     let order = order.to_device(device);
-    let EncodedSource { keys, state } = model.encode(&src.index_select(0, &order), &lengths, false);
     let steps = limits.iter().copied().max().unwrap_or(1);
-    let plan = model.decoder.plan(prepared, &keys, steps)?;
-    let mut rows = Rows { keys, state, plan };
+    let mut ensemble = Ensemble::start(members, &src.index_select(0, &order), &lengths, 1, steps)?;
     let mut y = Tensor::full([src.size()[0]], BOS, (Kind::Int64, device));
     let mut done = vec![false; active.len()];
     let mut out = Vec::with_capacity(steps);
     for t in 0..steps {
-        let step = model.decoder.step_with(&y, &rows.state, &rows.keys, prepared, &rows.plan);
-        // The best token's log-probability without normalising the whole row: max − logsumexp.
-        let (best, arg) = step.logits.max_dim(-1, false);
-        let best = best - step.logits.logsumexp([-1i64], false);
-        rows.state = step.state;
+        let step = ensemble.step(&y)?;
+        let (best, arg) = step.scores.best();
         y = arg;
         out.push(Emitted {
             rows: active.clone(),
             tokens: y.shallow_clone(),
             logp: best,
-            weights: step.attended.weights,
-            head_weights: step.attended.head_weights,
+            weights: step.weights,
+            head_weights: step.head_weights,
         });
         if !stop {
             continue;
@@ -77,7 +68,8 @@ pub fn run_greedy(
             let kept: Vec<i64> = (0..done.len() as i64).filter(|&r| !done[r as usize]).collect();
             let index = Tensor::from_slice(&kept).to(device);
             y = y.index_select(0, &index);
-            rows.keep(&kept, &index);
+            ensemble.keep_keys(&kept, &index);
+            ensemble.select_states(&index);
             active = kept.iter().map(|&r| active[r as usize]).collect();
             done = vec![false; active.len()];
         }
@@ -85,18 +77,12 @@ pub fn run_greedy(
     Ok(out)
 }
 
-/// Greedy decoding of a padded batch with prepared decoder weights; each sentence stops at its EOS or its
-/// own length limit. src: `[B, S]`, lengths: `[B]` (CPU i64) → one hypothesis per row.
-pub fn greedy(
-    model: &Seq2Seq,
-    prepared: &DecodeWeights,
-    src: &Tensor,
-    lengths: &Tensor,
-    max_len: MaxLen,
-) -> Result<Vec<Hypothesis>> {
+/// Greedy decoding of a padded batch by one model or an ensemble ([`Member`]s); each sentence stops at
+/// its EOS or its own length limit. src: `[B, S]`, lengths: `[B]` (CPU i64) → one hypothesis per row.
+pub fn greedy(members: &[Member], src: &Tensor, lengths: &Tensor, max_len: MaxLen) -> Result<Vec<Hypothesis>> {
     let lens: Vec<i64> = Vec::try_from(lengths)?;
     let limits: Vec<usize> = lens.iter().map(|&l| max_len.limit(l as usize)).collect();
-    let run = run_greedy(model, prepared, src, lengths, &limits, true)?;
+    let run = run_greedy(members, src, lengths, &limits, true)?;
     let cat = |f: fn(&Emitted) -> &Tensor| Tensor::cat(&run.iter().map(f).collect::<Vec<_>>(), 0);
     let tokens = Vec::<i64>::try_from(cat(|e| &e.tokens))?;
     let logp = Vec::<f32>::try_from(cat(|e| &e.logp))?;

@@ -4,6 +4,13 @@
 //! [`StepPlan`], keep their per-step state in tensors, let rows whose
 //! sentences are finished leave the batch, and copy to the host once at the end. They return, for every
 //! sentence, the tokens, the model score and the attention weights of every emitted token.
+//!
+//! Both search over one network or an ensemble: a list of [`Member`]s sharing both vocabularies. Every
+//! member steps on the same tokens with its own keys, state and plan; a token's score is the mean of the
+//! members' log-probabilities (`mean_m log_softmax(logits_m)`), which greedy search maximises and beam
+//! search ranks by, and the attention weights recorded are the members' mean. Per-head weights are kept
+//! for a single member only (an ensemble's members may have different heads, or none). With one member
+//! nothing is averaged: the search does exactly what it does without ensembles.
 
 mod beam;
 mod greedy;
@@ -12,9 +19,19 @@ pub use beam::{beam_search, BeamConfig};
 pub use greedy::{greedy, run_greedy, Emitted};
 
 use crate::model::attention::Keys;
-use crate::model::decoder::{DecoderState, StepPlan};
-use crate::Result;
+use crate::model::decoder::{DecodeWeights, DecoderState, StepPlan};
+use crate::model::{EncodedSource, Seq2Seq};
+use crate::{Error, Result};
 use tch::{Kind, Tensor};
+
+/// One network of a search: a model and its decoder weights prepared once
+/// ([`Decoder::decode_weights`](crate::model::decoder::Decoder::decode_weights)). The members of one
+/// search may differ in architecture but must share both vocabularies.
+#[derive(Clone, Copy)]
+pub struct Member<'a> {
+    pub model: &'a Seq2Seq,
+    pub weights: &'a DecodeWeights,
+}
 
 /// A decoded sentence.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,20 +85,126 @@ fn worth_leaving(done: usize, rows: usize) -> bool {
 }
 
 /// What the decoder reads per batch row while a batch decodes: the attention keys, the recurrent state
-/// and the step plan. Rows of finished sentences leave through [`Rows::keep`].
+/// and the step plan.
 struct Rows {
     keys: Keys,
     state: DecoderState,
     plan: StepPlan,
 }
 
-impl Rows {
-    /// Keeps the rows `kept` (ascending positions in the current batch; `index` is the same on the
-    /// keys' device), in that order.
-    fn keep(&mut self, kept: &[i64], index: &Tensor) {
-        self.keys = self.keys.select_rows(index);
-        self.state = self.state.index_select(index);
-        self.plan = self.plan.select_rows(kept);
+/// The members of a search and the rows each decodes (the same batch rows for all). Rows of finished
+/// sentences leave through [`Ensemble::keep_keys`] and [`Ensemble::select_states`].
+struct Ensemble<'a> {
+    members: &'a [Member<'a>],
+    rows: Vec<Rows>,
+}
+
+/// One step of every member.
+struct Step {
+    scores: Scores,
+    /// Attention weights `[A, S]`: the members' mean.
+    weights: Tensor,
+    /// Per-head weights `[A, h, S]` (a single `multihead` member only).
+    head_weights: Option<Tensor>,
+}
+
+/// A step's token scores for `A` rows over the target vocabulary `[A, V]`.
+enum Scores {
+    /// A single member's logits, normalised only as far as a search needs.
+    Logits(Tensor),
+    /// Several members' mean log-probability.
+    MeanLogProbs(Tensor),
+}
+
+impl Scores {
+    /// Each row's best token and its score → (scores `[A]` f32, tokens `[A]` i64).
+    fn best(&self) -> (Tensor, Tensor) {
+        match self {
+            // The best token's log-probability without normalising the whole row: max − logsumexp.
+            Scores::Logits(logits) => {
+                let (best, arg) = logits.max_dim(-1, false);
+                (best - logits.logsumexp([-1i64], false), arg)
+            }
+            Scores::MeanLogProbs(logp) => logp.max_dim(-1, false),
+        }
+    }
+
+    /// Every token's score `[A, V]` (f32).
+    fn log_probs(self) -> Tensor {
+        match self {
+            Scores::Logits(logits) => logits.log_softmax(-1, Kind::Float),
+            Scores::MeanLogProbs(logp) => logp,
+        }
+    }
+}
+
+impl<'a> Ensemble<'a> {
+    /// Encodes the batch with every member and plans `steps` steps: src `[B, S]` and lengths `[B]` sorted
+    /// longest first; each row repeated `k` times (consecutive rows) for beam search. Refuses no member.
+    fn start(members: &'a [Member<'a>], src: &Tensor, lengths: &Tensor, k: i64, steps: usize) -> Result<Self> {
+        if members.is_empty() {
+            return Err(Error::Usage("a search needs at least one model".into()));
+        }
+        let mut rows = Vec::with_capacity(members.len());
+        for m in members {
+            let EncodedSource { mut keys, mut state } = m.model.encode(src, lengths, false);
+            if k > 1 {
+                let b = src.size()[0];
+                keys = keys.repeat_rows(k);
+                let each = Tensor::arange(b, (Kind::Int64, src.device())).repeat_interleave_self_int(k, 0, None);
+                state = state.index_select(&each);
+            }
+            let plan = m.model.decoder.plan(m.weights, &keys, steps)?;
+            rows.push(Rows { keys, state, plan });
+        }
+        Ok(Ensemble { members, rows })
+    }
+
+    /// Every member steps from tokens `y` `[A]` and keeps its new state. Members whose vocabularies
+    /// differ in size are refused.
+    fn step(&mut self, y: &Tensor) -> Result<Step> {
+        let mut logits = Vec::with_capacity(self.members.len());
+        let mut weights = Vec::with_capacity(self.members.len());
+        let mut head_weights = None;
+        for (m, rows) in self.members.iter().zip(&mut self.rows) {
+            let step = m.model.decoder.step_with(y, &rows.state, &rows.keys, m.weights, &rows.plan);
+            rows.state = step.state;
+            logits.push(step.logits);
+            weights.push(step.attended.weights);
+            head_weights = step.attended.head_weights;
+        }
+        if logits.len() == 1 {
+            let (logits, weights) = (logits.remove(0), weights.remove(0));
+            return Ok(Step { scores: Scores::Logits(logits), weights, head_weights });
+        }
+        if logits.iter().any(|l| l.size() != logits[0].size()) {
+            let sizes: Vec<i64> = logits.iter().map(|l| l.size()[1]).collect();
+            return Err(Error::Usage(format!(
+                "ensemble members have target vocabularies of different sizes {sizes:?}"
+            )));
+        }
+        let logp: Vec<Tensor> = logits.iter().map(|l| l.log_softmax(-1, Kind::Float)).collect();
+        Ok(Step {
+            scores: Scores::MeanLogProbs(Tensor::stack(&logp, 0).mean_dim(0, false, Kind::Float)),
+            weights: Tensor::stack(&weights, 0).mean_dim(0, false, Kind::Float),
+            head_weights: None,
+        })
+    }
+
+    /// Keeps the keys and plans of rows `kept` (ascending positions in the current batch; `index` is the
+    /// same on the keys' device), in that order.
+    fn keep_keys(&mut self, kept: &[i64], index: &Tensor) {
+        for rows in &mut self.rows {
+            rows.keys = rows.keys.select_rows(index);
+            rows.plan = rows.plan.select_rows(kept);
+        }
+    }
+
+    /// Every member's state of the rows `index` `[A']`, in that order (rows may repeat).
+    fn select_states(&mut self, index: &Tensor) {
+        for rows in &mut self.rows {
+            rows.state = rows.state.index_select(index);
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 //! directory. SIGINT/SIGTERM stop accepting connections, every request already received is answered,
 //! the workers finish their queues, and the process exits 0.
 //!
-//! Files: `spec` (`--model [NAME=]DIR`), `state` (limits and models shared by the handlers), `worker`
+//! Files: `spec` (`--model [NAME=]DIR[+DIR…]`), `state` (limits and models shared by the handlers), `worker`
 //! (the per-model thread, its queue and batching), `api` (the JSON types), `routes` (the handlers),
 //! `openapi` (the generated description), `error` (JSON errors and axum's refusals), `log` (the access
 //! log), `page` (`GET /`, the web page).
@@ -73,15 +73,15 @@ async fn run(a: ServeArgs, threads: usize, device: Device) -> Result<()> {
     let batching = Batching { max_batch: limits.max_batch, max_wait: Duration::from_millis(a.max_wait_ms) };
     let workers = specs
         .iter()
-        .map(|s| worker::start(&s.name, s.dir.clone(), load, threads, batching, count(a.queue)))
+        .map(|s| worker::start(&s.name, s.dirs.clone(), load, threads, batching, count(a.queue)))
         .collect::<Result<Vec<_>>>()?;
     let mut models = Vec::with_capacity(workers.len());
     let mut threads = Vec::with_capacity(workers.len());
     for (s, w) in specs.into_iter().zip(workers) {
         let info = match w.loaded.await {
             Ok(Ok(info)) => info,
-            Ok(Err(e)) => return Err(Error::Usage(format!("cannot serve {}: {e}", s.dir.display()))),
-            Err(_) => return Err(Error::Usage(format!("cannot serve {}: its worker stopped", s.dir.display()))),
+            Ok(Err(e)) => return Err(Error::Usage(format!("cannot serve {}: {e}", s.spec))),
+            Err(_) => return Err(Error::Usage(format!("cannot serve {}: its worker stopped", s.spec))),
         };
         models.push(Model { name: s.name, id: s.id, info, queue: w.queue });
         threads.push(w.thread);

@@ -265,7 +265,7 @@ pub async fn heatmap(
                 Some(_) => {}
             }
         }
-        panels.push((heatmap::panel_title(&model.info.config.model), record));
+        panels.push((heatmap::panel_title(&model.info.config.model, &model.info.members), record));
     }
     let (format, content_type) = match req.format.unwrap_or(ImageFormat::Png) {
         ImageFormat::Png => (Format::Png, "image/png"),

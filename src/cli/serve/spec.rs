@@ -1,4 +1,4 @@
-//! `--model [NAME=]DIR`: which models to serve, under which names and ids.
+//! `--model [NAME=]DIR[+DIR…]`: which models (or ensembles) to serve, under which names and ids.
 
 use nmt::error::{Error, Result};
 use std::path::PathBuf;
@@ -11,11 +11,15 @@ pub const FIRST_ID: u32 = 100;
 pub struct ModelSpec {
     pub name: String,
     pub id: u32,
-    pub dir: PathBuf,
+    /// The model directory, or an ensemble's member directories.
+    pub dirs: Vec<PathBuf>,
+    /// The directory or ensemble as the flag gave it (`DIR+DIR`), for messages.
+    pub spec: String,
 }
 
-/// Parses the `--model` flags in order: names default to the directory's name, ids count from
-/// [`FIRST_ID`]; an ensemble (`DIR+DIR`), an empty or repeated name is refused, naming the flag.
+/// Parses the `--model` flags in order: names default to the directory's name (an ensemble's: its
+/// members' names joined by '+'), ids count from [`FIRST_ID`]; an empty ensemble member, an empty or
+/// repeated name is refused, naming the flag.
 pub fn parse(flags: &[String]) -> Result<Vec<ModelSpec>> {
     let mut specs: Vec<ModelSpec> = Vec::with_capacity(flags.len());
     for (i, flag) in flags.iter().enumerate() {
@@ -23,18 +27,13 @@ pub fn parse(flags: &[String]) -> Result<Vec<ModelSpec>> {
             Some((name, dir)) if !name.contains('/') => (Some(name.trim().to_string()), dir),
             _ => (None, flag.as_str()),
         };
-        if dir.contains('+') {
-            return Err(Error::Usage(format!(
-                "--model {flag}: ensembles (DIR+DIR) are not supported yet; serve one directory per --model"
-            )));
-        }
         if dir.is_empty() {
             return Err(Error::Usage(format!("--model {flag}: no directory after the name")));
         }
-        let dir = PathBuf::from(dir);
+        let dirs = nmt::engine::ensemble_members(dir, &format!("--model {flag}:"))?;
         let name = match name {
             Some(n) => n,
-            None => default_name(&dir).ok_or_else(|| {
+            None => default_name(&dirs).ok_or_else(|| {
                 Error::Usage(format!("--model {flag}: the directory has no name to serve it under; use NAME=DIR"))
             })?,
         };
@@ -46,15 +45,18 @@ pub fn parse(flags: &[String]) -> Result<Vec<ModelSpec>> {
                 "--model {flag}: a model named {name:?} is already served; name one with NAME=DIR"
             )));
         }
-        specs.push(ModelSpec { name, id: FIRST_ID + i as u32, dir });
+        specs.push(ModelSpec { name, id: FIRST_ID + i as u32, dirs, spec: dir.to_string() });
     }
     Ok(specs)
 }
 
-/// The last component of `dir` (of its absolute form for `.` or `..`).
-fn default_name(dir: &std::path::Path) -> Option<String> {
-    let named = dir.file_name().map(|n| n.to_string_lossy().into_owned());
-    named.or_else(|| dir.canonicalize().ok()?.file_name().map(|n| n.to_string_lossy().into_owned()))
+/// The last component of each directory (of its absolute form for `.` or `..`), joined by '+'.
+fn default_name(dirs: &[PathBuf]) -> Option<String> {
+    let name = |dir: &PathBuf| {
+        let named = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+        named.or_else(|| dir.canonicalize().ok()?.file_name().map(|n| n.to_string_lossy().into_owned()))
+    };
+    dirs.iter().map(name).collect::<Option<Vec<_>>>().map(|names| names.join("+"))
 }
 
 #[cfg(test)]
@@ -68,15 +70,26 @@ mod tests {
     #[test]
     fn names_default_to_the_directory_and_ids_count_from_100() {
         let specs = parse(&flags(&["runs/toy", "fr=runs/toy-luong/", "a=b=c"])).unwrap();
-        let got: Vec<_> = specs.iter().map(|s| (s.name.as_str(), s.id, s.dir.to_str().unwrap())).collect();
+        let got: Vec<_> = specs.iter().map(|s| (s.name.as_str(), s.id, s.spec.as_str())).collect();
         assert_eq!(got, [("toy", 100, "runs/toy"), ("fr", 101, "runs/toy-luong/"), ("a", 102, "b=c")]);
+        assert_eq!(specs[1].dirs, [PathBuf::from("runs/toy-luong/")]);
     }
 
     #[test]
-    fn ensembles_repeated_and_empty_names_are_refused() {
+    fn an_ensemble_is_served_under_its_members_names_unless_named() {
+        let specs = parse(&flags(&["runs/a+other/b/", "x=runs/a+runs/c"])).unwrap();
+        assert_eq!(specs[0].name, "a+b");
+        assert_eq!(specs[0].dirs, [PathBuf::from("runs/a"), PathBuf::from("other/b/")]);
+        assert_eq!((specs[1].name.as_str(), specs[1].id), ("x", 101));
+        assert_eq!(specs[1].dirs, [PathBuf::from("runs/a"), PathBuf::from("runs/c")]);
+    }
+
+    #[test]
+    fn empty_members_repeated_and_empty_names_are_refused() {
         let cases = [
-            (vec!["a+b"], "ensembles (DIR+DIR) are not supported yet"),
-            (vec!["x=a+b"], "ensembles"),
+            (vec!["a++b"], "--model a++b: a++b: member 2 of the ensemble is empty"),
+            (vec!["x=a+"], "--model x=a+: a+: member 2 of the ensemble is empty"),
+            (vec!["a+b", "x=c", "a+b"], "a model named \"a+b\" is already served"),
             (vec!["runs/toy", "other/toy"], "a model named \"toy\" is already served"),
             (vec!["=runs/toy"], "the name before '=' is empty"),
             (vec!["x="], "no directory after the name"),

@@ -66,11 +66,11 @@ pub struct Worker {
     pub loaded: oneshot::Receiver<nmt::Result<ModelInfo>>,
 }
 
-/// Starts the worker thread of model `dir` (named `name`): it sets libtorch to `threads` threads,
+/// Starts the worker thread of model `dirs` (one directory or an ensemble's, named `name`): it sets libtorch to `threads` threads,
 /// loads the model, reports on `loaded`, then serves jobs until the queue is closed.
 pub fn start(
     name: &str,
-    dir: PathBuf,
+    dirs: Vec<PathBuf>,
     load: LoadOptions,
     threads: usize,
     batching: Batching,
@@ -84,7 +84,7 @@ pub fn start(
         .name(format!("model {name}"))
         .spawn(move || {
             tch::set_num_threads(threads as i32);
-            let engine = match Engine::load(&dir, &load) {
+            let engine = match Engine::load_ensemble(&dirs, &load) {
                 Ok(engine) => engine,
                 Err(e) => {
                     let _ = loaded_tx.send(Err(e));
