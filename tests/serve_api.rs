@@ -12,6 +12,9 @@ mod serve_support;
 
 use serde_json::{json, Value};
 use serve_support::*;
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};

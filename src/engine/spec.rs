@@ -49,6 +49,6 @@ mod tests {
         let spec = plus.to_str().unwrap();
         let got = ensemble_members(spec, "--model");
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(got.unwrap(), [plus.clone()]);
+        assert_eq!(got.unwrap(), [plus]);
     }
 }

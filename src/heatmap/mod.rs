@@ -182,7 +182,7 @@ fn select(record: &AttentionRecord, style: &Style) -> Result<AttentionRecord> {
     if let Some(h) = style.head {
         let heads = record.head_weights.as_ref().ok_or_else(|| {
             Error::Usage(format!(
-                "--head {h}: line {} has no per-head weights (only multihead models have them)",
+                "--head {h}: line {} has no per-head weights (only a multihead model has them, not an ensemble)",
                 record.line
             ))
         })?;

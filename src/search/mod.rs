@@ -140,7 +140,8 @@ impl Scores {
 
 impl<'a> Ensemble<'a> {
     /// Encodes the batch with every member and plans `steps` steps: src `[B, S]` and lengths `[B]` sorted
-    /// longest first; each row repeated `k` times (consecutive rows) for beam search. Refuses no member.
+    /// longest first; each row repeated `k` times (consecutive rows) for beam search. An empty list of
+    /// members is refused.
     fn start(members: &'a [Member<'a>], src: &Tensor, lengths: &Tensor, k: i64, steps: usize) -> Result<Self> {
         if members.is_empty() {
             return Err(Error::Usage("a search needs at least one model".into()));

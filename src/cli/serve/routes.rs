@@ -250,9 +250,9 @@ pub async fn heatmap(
             match &record.head_weights {
                 None => {
                     return Err(ApiError::bad_request(format!(
-                        "\"head\" {h}: model {} is not multihead (it has no per-head weights)",
-                        model.name
-                    )))
+                    "\"head\" {h}: model {} has no per-head weights (only a multihead model has them, not an ensemble)",
+                    model.name
+                )))
                 }
                 Some(heads) if h >= heads.len() => {
                     return Err(ApiError::bad_request(format!(
