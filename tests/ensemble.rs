@@ -1,5 +1,6 @@
 //! Ensembles (`--model DIR+DIR+…`, [`Engine::load_ensemble`]) on two tiny models trained in a second
-//! each on a slice of the toy corpus with different seeds (so the same tokenizers): a model with itself
+//! each on a slice of the toy corpus (so with the same tokenizers) with different seeds and wirings (a
+//! Bahdanau model and a multihead Luong one): a model with itself
 //! translates as the model alone; two models' greedy tokens are, step by step, the argmax of the mean of
 //! the members' log-probabilities computed independently by teacher forcing (the training path, not the
 //! search's), and greedy and beam scores and attention are those means; other tokenizers and empty
@@ -20,13 +21,13 @@ use tch::{Device, Kind, Tensor};
 /// Sentences of the workspace's test set translated by the library tests.
 const LINES: usize = 20;
 
-/// A workspace with `a` and `b`, tiny models trained for 30 steps with seeds 1 and 2 (the same
-/// tokenizers: they are trained on the same data), and `other`, whose vocabulary size (so tokenizers)
-/// differ.
+/// A workspace with `a` and `b`, tiny models trained for 30 steps (the same tokenizers: they are trained
+/// on the same data), `a` the toy config's Bahdanau model with seed 1, `b` a multihead Luong model with
+/// seed 2; and `other`, whose vocabulary size (so tokenizers) differ.
 fn models() -> Workspace {
     let ws = Workspace::new(200);
-    let runs: [(&str, &[&str]); 3] =
-        [("a", &[]), ("b", &["train.seed=2"]), ("other", &["data.vocab_size=150", "train.max_steps=1"])];
+    let b = ["train.seed=2", "model.attention=multihead", "model.decoder=luong"];
+    let runs: [(&str, &[&str]); 3] = [("a", &[]), ("b", &b), ("other", &["data.vocab_size=150", "train.max_steps=1"])];
     for (out, sets) in runs {
         ws.train(out, &[&["train.max_steps=30", "train.valid_every=30"], sets].concat());
     }
@@ -93,6 +94,8 @@ fn an_ensembles_tokens_scores_and_attention_are_the_means_of_its_members() {
     let lines = test_lines(&ws);
     let members: Vec<Loaded> =
         ["a", "b"].iter().map(|m| checkpoint::load(&ws.path(m), Which::Best, Device::Cpu).unwrap()).collect();
+    let b_alone = Engine::load(&ws.path("b"), &LoadOptions::default()).unwrap();
+    assert!(translate(&b_alone, &lines[..1], 1)[0].outputs[0].hypothesis.head_weights.is_some());
     let engine = Engine::load_ensemble(&[ws.path("a"), ws.path("b")], &LoadOptions::default()).unwrap();
     let mut not_a_alone = 0;
     for beam in [1, 5] {
@@ -110,7 +113,7 @@ fn an_ensembles_tokens_scores_and_attention_are_the_means_of_its_members() {
                 let got = Tensor::from_slice(&h.weights.concat()).view([h.tokens.len() as i64, src.len() as i64]);
                 let diff = max_abs_diff(&got, &mean_weights);
                 assert!(diff <= 1e-5, "{what}: attention differs from the members' mean by {diff:e}");
-                assert!(h.head_weights.is_none(), "{what}: an ensemble keeps no per-head weights");
+                assert!(h.head_weights.is_none(), "{what}: an ensemble keeps no per-head weights (b alone has them)");
                 if beam == 1 {
                     let argmax = Vec::<i64>::try_from(mean_logp.argmax(-1, false)).unwrap();
                     assert_eq!(argmax, h.tokens, "{what}: a token is not the argmax of the mean log-probability");

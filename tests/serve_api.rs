@@ -372,7 +372,7 @@ fn bad_requests_get_their_status_and_a_message_naming_the_problem() {
         ),
         ("POST", "/v1/heatmap", r#"{"text": "a", "models": []}"#.into(), 400, &["\"models\" must name 1 to 4"]),
         ("POST", "/v1/heatmap", r#"{"text": "a", "models": ["x"]}"#.into(), 404, &["unknown model \"x\""]),
-        ("POST", "/v1/heatmap", r#"{"text": "a", "head": 0}"#.into(), 400, &["\"head\" 0", "not multihead"]),
+        ("POST", "/v1/heatmap", r#"{"text": "a", "head": 0}"#.into(), 400, &["\"head\" 0", "no per-head weights"]),
         (
             "POST",
             "/v1/heatmap",
@@ -480,7 +480,7 @@ fn start_up_stops_naming_a_model_that_cannot_be_served() {
     let dir = model_dir();
     let cases: Vec<(Vec<String>, Vec<String>)> = vec![
         (vec![format!("ok={}", dir.display()), missing.display().to_string()], vec![missing.display().to_string()]),
-        (vec![format!("{}+{}", dir.display(), dir.display())], vec!["ensembles".into(), "not supported yet".into()]),
+        (vec![format!("{}+", dir.display())], vec!["member 2 of the ensemble is empty".into()]),
         (vec![dir.display().to_string(), dir.display().to_string()], vec!["\"toy-model\" is already served".into()]),
     ];
     for (models, words) in cases {
