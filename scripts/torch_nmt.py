@@ -22,9 +22,13 @@ What it reads from MODEL_DIR:
                               the module's state_dict (`encoder.rnn.weight_ih_l0_reverse`, ...);
   tokenizer.src.json, tokenizer.tgt.json   the Hugging Face `tokenizers` files of the two languages.
 
+  decode.toml (optional)      the model's decoding defaults, as `nmt translate` reads them: a flag left out
+                              takes the value of the search's section ([greedy] for --beam 1, [beam] above;
+                              the `default` search when --beam is left out), and a model directory without
+                              the file decodes greedily with best and length penalty 1.0.
+
 It decodes as `nmt translate` does, so that both print the same lines: greedy search, or beam search with
---beam N > 1 ranking finished hypotheses by score / ((5 + len) / 6)^A (GNMT length penalty, A = 1 by
-default); each sentence stops at min(--max-len (300), 2 × its source length (EOS included) + 10) tokens;
+--beam N > 1 ranking finished hypotheses by score / ((5 + len) / 6)^A (GNMT length penalty); each sentence stops at min(--max-len (300), 2 × its source length (EOS included) + 10) tokens;
 lines are decoded longest first, --batch-size (64) at a time; the special tokens (PAD, UNK, BOS, EOS) are
 left out of the text; an empty or whitespace-only line gives an empty line.
 """
@@ -32,11 +36,13 @@ left out of the text; an empty or whitespace-only line gives an empty line.
 import argparse
 import math
 import os
+import re
 import sys
 import tomllib
 from typing import NamedTuple
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
 from tokenizers import Tokenizer
 from torch import nn
@@ -63,6 +69,9 @@ MODEL_DEFAULTS = {
 }
 SCORERS = ("bahdanau", "luong-dot", "luong-general", "luong-concat", "scaled-dot", "multihead")
 CHECKPOINTS = {"best": "best.safetensors", "last": "last.safetensors", "averaged": "averaged.safetensors"}
+# decode.toml without the file, or a key it leaves out (src/checkpoint/decode.rs).
+SEARCH_DEFAULTS = {"checkpoint": "best", "length_penalty": 1.0}
+DEFAULT_BEAM = 5
 
 
 class Error(Exception):
@@ -386,6 +395,73 @@ class Translator:
         return [self.tgt_tok.decode([t for t in h if t >= SPECIAL_TOKENS], skip_special_tokens=False) for h in hyps]
 
 
+class Decoding(NamedTuple):
+    """What one translation run decodes with: checkpoint, beam size and length penalty."""
+
+    checkpoint: str
+    beam: int
+    length_penalty: float
+
+
+def decoding(model_dir, checkpoint=None, beam=None, length_penalty=None):
+    """The decoding of model directory `model_dir`: each argument left None is taken from its `decode.toml`
+    as `nmt translate` takes it (the `default` search's beam size; then the [greedy] or [beam] section's
+    checkpoint and length penalty), or from the built-in defaults without the file. An `averaged` checkpoint
+    named by the file must average the snapshot steps the file lists."""
+    path = os.path.join(model_dir, "decode.toml")
+    try:
+        with open(path, "rb") as f:
+            table = tomllib.load(f)
+    except FileNotFoundError:
+        table = {}
+    except tomllib.TOMLDecodeError as e:
+        raise Error(f"{path}: {e}") from None
+    sections = {}
+    for name in ("greedy", "beam"):
+        section = table.get(name, {})
+        if not isinstance(section, dict):
+            raise Error(f"{path}: {name} must be a table")
+        allowed = {"checkpoint", "steps", "length_penalty"} | ({"beam"} if name == "beam" else set())
+        unknown = sorted(set(section) - allowed)
+        if unknown:
+            raise Error(f"{path}: no such key {name}.{unknown[0]}")
+        sections[name] = {**SEARCH_DEFAULTS, **section}
+        if sections[name]["checkpoint"] not in CHECKPOINTS:
+            raise Error(f"{path}: {name}.checkpoint = {sections[name]['checkpoint']!r} is none of "
+                        f"{', '.join(CHECKPOINTS)}")
+    unknown = sorted(set(table) - {"default", "greedy", "beam"})
+    if unknown:
+        raise Error(f"{path}: no such key {unknown[0]}")
+    default = table.get("default", "greedy")
+    if default not in ("greedy", "beam"):
+        raise Error(f"{path}: default = {default!r} is neither greedy nor beam")
+    if beam is None:
+        beam = sections["beam"].get("beam", DEFAULT_BEAM) if default == "beam" else 1
+    section = sections["beam" if beam > 1 else "greedy"]
+    if checkpoint is None:
+        checkpoint = section["checkpoint"]
+        if checkpoint == "averaged":
+            check_averaged(model_dir, section.get("steps", []), path)
+    if length_penalty is None:
+        length_penalty = float(section["length_penalty"])
+    return Decoding(checkpoint, beam, length_penalty)
+
+
+def check_averaged(model_dir, steps, decode_path):
+    """Refuses an averaged.safetensors that does not average the snapshot steps `steps` (its metadata
+    `nmt.averaged_from` lists the snapshot files `nmt average` read, `step-N.safetensors`)."""
+    path = os.path.join(model_dir, CHECKPOINTS["averaged"])
+    try:
+        with safe_open(path, "pt") as f:
+            meta = f.metadata() or {}
+    except Exception as e:  # a missing or broken file: safetensors raises its own errors
+        raise Error(f"{path}: cannot read it: {e}") from None
+    files = [name for name in meta.get("nmt.averaged_from", "").split(",") if name]
+    found = sorted(int(m.group(1)) if (m := re.fullmatch(r"step-(\d+)\.safetensors", name)) else -1 for name in files)
+    if found != sorted(steps):
+        raise Error(f"{path} averages steps {found}, but {decode_path} names steps {sorted(steps)}")
+
+
 def load(model_dir, checkpoint="best"):
     """The model directory `model_dir` with the weights of `checkpoint` (best, last or averaged) → Translator."""
 
@@ -471,10 +547,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model_dir", metavar="MODEL_DIR", help="an nmt model directory")
-    parser.add_argument("--checkpoint", choices=list(CHECKPOINTS), default="best", help="which weights (best)")
-    parser.add_argument("--beam", type=positive, default=1, metavar="N", help="beam size; 1 = greedy search (1)")
-    parser.add_argument("--length-penalty", type=non_negative, default=1.0, metavar="A",
-                        help="GNMT length-penalty exponent α for beam search; 0 = off (1.0)")
+    parser.add_argument("--checkpoint", choices=list(CHECKPOINTS),
+                        help="which weights (decode.toml's for the search, else best)")
+    parser.add_argument("--beam", type=positive, metavar="N",
+                        help="beam size; 1 = greedy search (decode.toml's default search, else 1)")
+    parser.add_argument("--length-penalty", type=non_negative, metavar="A",
+                        help="GNMT length-penalty exponent α for beam search; 0 = off (decode.toml's, else 1.0)")
     parser.add_argument("--batch-size", type=positive, default=64, metavar="N", help="sentences per batch (64)")
     parser.add_argument("--max-len", type=positive, default=300, metavar="N",
                         help="longest translation in tokens; each sentence also stops at 2 × its source "
@@ -484,9 +562,10 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        translator = load(args.model_dir, args.checkpoint)
+        d = decoding(args.model_dir, args.checkpoint, args.beam, args.length_penalty)
+        translator = load(args.model_dir, d.checkpoint)
         lines = read_lines(sys.stdin.buffer)
-        out = translator.translate(lines, args.beam, args.length_penalty, args.batch_size, args.max_len)
+        out = translator.translate(lines, d.beam, d.length_penalty, args.batch_size, args.max_len)
     except Error as e:
         sys.exit(f"torch_nmt.py: error: {e}")
     sys.stdout.write("".join(f"{line}\n" for line in out))

@@ -70,6 +70,10 @@ pub struct DataConfig {
     pub joint_vocab: bool,
     /// Training pairs with more tokens than this on either side are skipped (with a count).
     pub max_len: usize,
+    /// BPE-dropout: the probability with which each merge is skipped when the training pairs are encoded,
+    /// anew each epoch (0 = off; 0.1 in the paper). Training pairs only: the saved tokenizers, dev and
+    /// translation encode without it.
+    pub bpe_dropout: f64,
 }
 
 /// The network. Together with the tokenizers it fully determines the weights' shapes.
@@ -204,6 +208,7 @@ impl Default for DataConfig {
             min_frequency: 2,
             joint_vocab: false,
             max_len: 100,
+            bpe_dropout: 0.0,
         }
     }
 }
@@ -550,6 +555,16 @@ impl Config {
         }
         if self.data.max_len == 0 {
             return invalid(&["data.max_len"], "data.max_len must be > 0");
+        }
+        let p = self.data.bpe_dropout;
+        if !(0.0..1.0).contains(&p) {
+            return invalid(&["data.bpe_dropout"], format!("data.bpe_dropout must be in [0, 1), found {p}"));
+        }
+        if p > 0.0 && self.data.tokenizer != TokenizerKind::Bpe {
+            return invalid(
+                &["data.bpe_dropout", "data.tokenizer"],
+                format!("data.bpe_dropout = {p} needs data.tokenizer = \"bpe\""),
+            );
         }
         self.model.check()?;
         self.train.check()

@@ -6,7 +6,7 @@ use crate::checkpoint::{self, DirLock, TrainState, BEST, LAST, METRICS, STATE_KE
 use crate::config::{Config, TrainConfig};
 use crate::data::batch::{collate, plan_epoch, Batch, BatchSize, Example};
 use crate::data::corpus::Pair;
-use crate::data::prepare::{encode_pairs, read_filtered, train_tokenizers};
+use crate::data::prepare::{encode_pairs, read_filtered, train_tokenizers, DropoutEncoder};
 use crate::data::tokenizer::{Spec, Tokenizer, PAD};
 use crate::engine::{Decoding, Engine};
 use crate::error::{Error, Result};
@@ -52,6 +52,8 @@ pub struct Summary {
 /// Tokenized training data.
 pub struct TrainData {
     pub train: Vec<Example>,
+    /// The training pairs `train` encodes (BPE-dropout encodes them anew each epoch).
+    pub train_pairs: Vec<Pair>,
     pub dev: Vec<Example>,
     pub dev_pairs: Vec<Pair>,
 }
@@ -215,7 +217,7 @@ fn prepare(
     pairs: &[Pair],
     dev_pairs: Vec<Pair>,
 ) -> Result<TrainData> {
-    let (train, _, long) = encode_pairs(pairs, src_tok, tgt_tok, config.data.max_len)?;
+    let (train, train_pairs, long) = encode_pairs(pairs, src_tok, tgt_tok, config.data.max_len)?;
     if long > 0 {
         eprintln!("train: skipped {long} pairs longer than data.max_len = {} tokens", config.data.max_len);
     }
@@ -230,7 +232,7 @@ fn prepare(
         src_tok.vocab_size(),
         tgt_tok.vocab_size()
     );
-    Ok(TrainData { train, dev, dev_pairs })
+    Ok(TrainData { train, train_pairs, dev, dev_pairs })
 }
 
 struct Trainer<'a> {
@@ -289,6 +291,9 @@ impl<'a> Trainer<'a> {
             // A resumed run may already be at its step or minute limit: it must not take one more step.
             if let Some(reason) = limit_reached(&t, &self.state) {
                 break reason;
+            }
+            if self.config.data.bpe_dropout > 0.0 {
+                self.encode_with_dropout()?;
             }
             let plan = plan_epoch(
                 &self.data.train,
@@ -384,6 +389,18 @@ impl<'a> Trainer<'a> {
     /// Dev loss, perplexity and greedy BLEU; saves `best` on improvement, a snapshot when
     /// `train.keep_snapshots` asks for them, and `last` always. A `scheduled`
     /// validation also drives the LR schedule and early stopping; returns true when early stopping says stop.
+    /// Encodes the training pairs anew with BPE-dropout for the current epoch, from a seed of the run's
+    /// seed and the epoch alone, so that a resumed run sees the same ids. Pairs that dropout makes longer
+    /// than `data.max_len` sit this epoch out.
+    fn encode_with_dropout(&mut self) -> Result<()> {
+        let d = &self.config.data;
+        let encoder = DropoutEncoder::new(&self.src_tok, &self.tgt_tok, d.bpe_dropout)?;
+        let seed = self.config.train.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ self.state.epoch as u64;
+        let (train, _, _) = encoder.encode(&self.data.train_pairs, d.max_len, seed)?;
+        self.data.train = train;
+        Ok(())
+    }
+
     fn validate(&mut self, bar: &indicatif::ProgressBar, scheduled: bool) -> Result<bool> {
         let t = self.config.train.clone();
         self.check_finite()?;

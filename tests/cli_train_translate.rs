@@ -220,6 +220,31 @@ fn alignments_are_pharaoh_lines_of_word_indices_and_aer_scores_them_against_the_
             assert!(links.is_empty());
         }
     }
+    // The rules by name: grow-diag is the default, argmax links each translation word at most once, and
+    // an unknown rule is refused, naming the known ones.
+    let by_rule = |rule: &str| {
+        ws.translate("m", &["--alignments", "r.align", "--align-rule", rule], &input_of(&lines));
+        std::fs::read_to_string(ws.path("r.align")).unwrap()
+    };
+    assert_eq!(by_rule("grow-diag"), align);
+    let argmax: Vec<Vec<(usize, usize)>> = by_rule("argmax").lines().map(pharaoh).collect();
+    for links in &argmax {
+        let targets: std::collections::BTreeSet<usize> = links.iter().map(|l| l.1).collect();
+        assert_eq!(targets.len(), links.len(), "{links:?}: a translation word linked twice by argmax");
+    }
+    assert!(argmax.iter().any(|l| !l.is_empty()));
+    let err = fails(&mut ws.nmt(&[
+        "translate",
+        "--model",
+        "m",
+        "--input",
+        "test.en",
+        "--alignments",
+        "x",
+        "--align-rule",
+        "max",
+    ]));
+    assert_mentions(&err, &["\"max\"", "argmax, union, grow-diag"]);
     // `nmt aer` on the toy test set's gold links: the library's AER of the same files, and 0 for a
     // perfect hypothesis.
     let gold: String = std::fs::read_to_string(toy_dir().join("test.align"))

@@ -119,3 +119,37 @@ fn the_port_translates_a_luong_multihead_tied_two_layer_model_as_nmt_does() {
     let diff = differences(&input, &rust, &torch);
     assert!(diff.is_empty(), "greedy: {} of {} lines differ:\n{}", diff.len(), rust.len(), diff.join("\n"));
 }
+
+#[test]
+fn the_port_takes_its_decoding_defaults_from_decode_toml_as_nmt_does() {
+    let py = python();
+    let ws = Workspace::new(200);
+    let model = ws.path("toy-model");
+    std::fs::create_dir(&model).unwrap();
+    for entry in std::fs::read_dir(repo("tests/fixtures/toy-model")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), model.join(entry.file_name())).unwrap();
+    }
+    let decode = "default = \"beam\"\n[beam]\nbeam = 3\nlength_penalty = 0.6\n";
+    std::fs::write(model.join("decode.toml"), decode).unwrap();
+    let input = std::fs::read_to_string(toy_dir().join("test.en")).unwrap();
+    let lines: String = input.lines().take(60).map(|l| format!("{l}\n")).collect();
+
+    // No flag: decode.toml's default search (beam 3, α 0.6), the same lines as those flags give.
+    let by_file = port(&py, &model, &[], &lines);
+    let by_flags = port(&py, &model, &["--beam", "3", "--length-penalty", "0.6"], &lines);
+    assert_eq!(by_file, by_flags, "the port reads decode.toml's [beam] section");
+    let greedy = port(&py, &model, &["--beam", "1"], &lines);
+    assert_ne!(by_file, greedy, "beam 3 with α 0.6 differs from greedy somewhere on 60 lines");
+    let rust = nmt(&model, &[], &lines);
+    let diff = differences(&lines, &rust, &by_file);
+    assert!(diff.len() * 50 <= 60, "decode.toml defaults: {} of 60 lines differ:\n{}", diff.len(), diff.join("\n"));
+
+    // A key nmt refuses, the port refuses too, naming the file and the key.
+    std::fs::write(model.join("decode.toml"), "[beam]\nwidth = 3\n").unwrap();
+    let mut cmd = Command::new(&py);
+    cmd.arg(repo("scripts/torch_nmt.py")).arg(&model);
+    let out = cli_support::with_stdin(&mut cmd, "a cat\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("decode.toml") && err.contains("beam.width"), "{err}");
+}

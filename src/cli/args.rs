@@ -183,8 +183,10 @@ pub struct TranslateArgs {
     #[arg(long)]
     pub alignments: Option<PathBuf>,
     /// How alignments are read off the attention merged to words: `argmax` (each translation word to the
-    /// source word it attends to most) or a threshold T in (0, 1] (every pair with weight ≥ T)
-    /// [default: 0.2, chosen on the toy dev set].
+    /// source word it attends to most), `union` (also each source word to the translation word that
+    /// attends to it most), `grow-diag` (Koehn et al.'s symmetrization of those two one-way links), or
+    /// a threshold T in (0, 1] (every pair with weight ≥ T) [default: grow-diag, chosen on the toy dev
+    /// set].
     #[arg(long)]
     pub align_rule: Option<String>,
     /// Translate each line as soon as it is read and flush its translation, so another program can

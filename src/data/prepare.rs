@@ -1,8 +1,10 @@
 //! Data preparation for training: the corpora read and filtered, the tokenizers trained on the training
-//! side, and the pairs encoded as ids.
+//! side, and the pairs encoded as ids (with BPE-dropout, again each epoch).
 
 use crate::data::batch::Example;
+use crate::data::bpe_dropout::BpeDropout;
 use crate::data::corpus::{filter_pairs, Pair, PairReader, Source};
+use crate::data::rng::SplitMix64;
 use crate::data::tokenizer::{Spec, Tokenizer};
 use crate::error::Result;
 use std::path::Path;
@@ -47,6 +49,38 @@ pub fn encode_pairs(
 ) -> Result<(Vec<Example>, Vec<Pair>, usize)> {
     let s = src.encode_source_batch(&pairs.iter().map(|p| p.src.as_str()).collect::<Vec<_>>())?;
     let t = tgt.encode_batch(&pairs.iter().map(|p| p.tgt.as_str()).collect::<Vec<_>>())?;
+    Ok(assemble(s, t, pairs, max_len))
+}
+
+/// Training pairs re-encoded with BPE-dropout: each merge of either side skipped with probability `p`,
+/// the draws from a generator seeded with `seed` (the same seed, the same ids) → as [`encode_pairs`].
+pub struct DropoutEncoder {
+    src: (Tokenizer, BpeDropout),
+    tgt: (Tokenizer, BpeDropout),
+    p: f64,
+}
+
+impl DropoutEncoder {
+    /// An encoder for BPE tokenizers `src` and `tgt`; an error for a word-level one.
+    pub fn new(src: &Tokenizer, tgt: &Tokenizer, p: f64) -> Result<DropoutEncoder> {
+        Ok(DropoutEncoder { src: (src.clone(), BpeDropout::new(src)?), tgt: (tgt.clone(), BpeDropout::new(tgt)?), p })
+    }
+
+    /// `pairs` encoded with dropout drawn from `seed`, as [`encode_pairs`] encodes them without.
+    pub fn encode(&self, pairs: &[Pair], max_len: usize, seed: u64) -> Result<(Vec<Example>, Vec<Pair>, usize)> {
+        let mut rng = SplitMix64(seed);
+        let (mut s, mut t) = (Vec::with_capacity(pairs.len()), Vec::with_capacity(pairs.len()));
+        for pair in pairs {
+            s.push(self.src.1.encode_source(&self.src.0, &pair.src, self.p, &mut rng)?);
+            t.push(self.tgt.1.encode(&self.tgt.0, &pair.tgt, self.p, &mut rng)?);
+        }
+        Ok(assemble(s, t, pairs, max_len))
+    }
+}
+
+/// Examples of the encoded sides `s` (EOS ended) and `t` of `pairs`, without an empty side or over
+/// `max_len` tokens → (examples, the pairs kept, the count dropped as too long).
+fn assemble(s: Vec<Vec<i64>>, t: Vec<Vec<i64>>, pairs: &[Pair], max_len: usize) -> (Vec<Example>, Vec<Pair>, usize) {
     let (mut examples, mut kept, mut long) = (Vec::new(), Vec::new(), 0);
     for ((s, t), p) in s.into_iter().zip(t).zip(pairs) {
         if s.is_empty() || t.is_empty() {
@@ -59,5 +93,5 @@ pub fn encode_pairs(
         examples.push(Example { src: s, tgt: t });
         kept.push(p.clone());
     }
-    Ok((examples, kept, long))
+    (examples, kept, long)
 }

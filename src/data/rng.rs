@@ -1,5 +1,6 @@
-//! The small PRNG of the corpus generators (`nmt corpus toy`, `nmt corpus planted`): the same seed must
-//! give the same corpus byte for byte, on every platform and with every version of the dependencies.
+//! The small PRNG of the corpus generators (`nmt corpus toy`, `nmt corpus planted`) and of BPE-dropout:
+//! the same seed must give the same corpus (and the same training run) byte for byte, on every platform
+//! and with every version of the dependencies.
 
 /// SplitMix64 (Steele, Lea & Flood, 2014), written out here rather than taken from `rand`: the
 /// committed corpus must stay regenerable byte for byte, and `rand` documents that `StdRng`'s
@@ -18,6 +19,11 @@ impl SplitMix64 {
     /// Uniform in `0..n` (multiply-shift; the bias, below n / 2^64, does not matter here).
     pub(crate) fn below(&mut self, n: usize) -> usize {
         ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
+    }
+
+    /// Uniform in `[0, 1)`, with 53 random bits.
+    pub(crate) fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// True with probability `pct` / 100.

@@ -23,7 +23,10 @@ use tokenizers::normalizers::replace::ReplacePattern;
 use tokenizers::normalizers::{Lowercase, NormalizerWrapper, Replace, Sequence, Strip, NFC};
 use tokenizers::pre_tokenizers::metaspace::{Metaspace, PrependScheme};
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
-use tokenizers::{AddedToken, AddedVocabulary, NormalizedString, Normalizer, SplitDelimiterBehavior};
+use tokenizers::{
+    AddedToken, AddedVocabulary, NormalizedString, Normalizer, OffsetReferential, OffsetType, PreTokenizedString,
+    PreTokenizer, SplitDelimiterBehavior,
+};
 
 /// Padding id.
 pub const PAD: i64 = 0;
@@ -221,6 +224,20 @@ impl Tokenizer {
             n.normalize(&mut normalized).map_err(tk_error("normalizing"))?;
         }
         Ok(normalized.get().to_owned())
+    }
+
+    /// The words the model segments: `text` normalized and pre-tokenized (BPE: `▁`-prefixed words).
+    pub(crate) fn pre_tokenized(&self, text: &str) -> Result<Vec<String>> {
+        let mut normalized = NormalizedString::from(text);
+        if let Some(n) = self.inner.get_normalizer() {
+            n.normalize(&mut normalized).map_err(tk_error("normalizing"))?;
+        }
+        let mut words = PreTokenizedString::from(normalized);
+        if let Some(p) = self.inner.get_pre_tokenizer() {
+            p.pre_tokenize(&mut words).map_err(tk_error("pre-tokenizing"))?;
+        }
+        let splits = words.get_splits(OffsetReferential::Normalized, OffsetType::Byte);
+        Ok(splits.into_iter().map(|(word, _, _)| word.to_owned()).filter(|w| !w.is_empty()).collect())
     }
 
     /// Token ids of `text`, without BOS/EOS. Empty or whitespace-only text gives no ids.

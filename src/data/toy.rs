@@ -504,6 +504,14 @@ impl Words {
             self.fr_concept.push(concept);
         }
     }
+    /// Gives the last English word of concept `c` a concept of its own → that concept.
+    fn split_last_en(&mut self, c: usize) -> usize {
+        let own = self.concept();
+        if let Some(k) = self.en_concept.iter().rposition(|&e| e == Some(c)) {
+            self.en_concept[k] = Some(own);
+        }
+        own
+    }
     /// Makes concept `b` the same as concept `a`.
     fn merge(&mut self, a: usize, b: usize) {
         for c in self.en_concept.iter_mut().chain(self.fr_concept.iter_mut()) {
@@ -934,9 +942,7 @@ fn going(rng: &mut SplitMix64, mode: Mode) -> Words {
     let subject = subject(rng, GO.subjects, false);
     let place = noun_phrase(rng, GO.objects, Role::Destination, mode);
     let mut words = Words::default();
-    // "à" belongs to "go to" as much as "vais" does.
-    let go = clause(&mut words, &subject, Finite::Lexical { en: GO.en, fr: GO.fr[subject.person] }, mode);
-    words.fr_as("à", Some(go));
+    go_to(&mut words, &subject, mode);
     place.push(&mut words, mode);
     if rng.percent(25) {
         let company = noun_phrase(rng, LIVING, Role::Place, Mode::Plain);
@@ -944,6 +950,15 @@ fn going(rng: &mut SplitMix64, mode: Mode) -> Words {
         company.push(&mut words, Mode::Plain);
     }
     words
+}
+
+/// "we go to" → "nous allons à". "go to" and "aller à" match word for word — "go" and "vais", "to" and
+/// "à" (also inside "au", "aux") — a phrase built the same way in both languages, not an idiom like
+/// "there is" and "il y a": the gold links them word for word.
+fn go_to(words: &mut Words, subject: &Subject, mode: Mode) {
+    let go = clause(words, subject, Finite::Lexical { en: GO.en, fr: GO.fr[subject.person] }, mode);
+    let to = words.split_last_en(go);
+    words.fr_as("à", Some(to));
 }
 
 /// "there is not a dog in the garden." → "il n'y a pas de chien dans le jardin."
@@ -1308,6 +1323,13 @@ mod tests {
         });
         assert_eq!((got.0.as_str(), got.1.as_str()), ("I do not like the man.", "je n'aime pas l'homme."));
         assert_eq!(got.2, "0-0 2-1 2-2 3-1 4-3 5-3");
+        // I do not go to the park. → je ne vais pas au parc. (go-vais, to-au, the-au.)
+        let got = aligned(|w| {
+            go_to(w, &i, Mode::Not);
+            phrase(Det::The, None, None, "park", Sg).push(w, Mode::Not);
+        });
+        assert_eq!((got.0.as_str(), got.1.as_str()), ("I do not go to the park.", "je ne vais pas au parc."));
+        assert_eq!(got.2, "0-0 2-1 2-3 3-2 4-4 5-4 6-5");
     }
 
     #[test]
