@@ -1,6 +1,6 @@
 //! Decoding: batched greedy search ([`greedy`], in `greedy.rs`) and batched beam search
 //! ([`beam_search`], in `beam.rs`). Both run without autograd on the decoder's prepared weights
-//! ([`DecodeWeights`](crate::model::decoder::DecodeWeights)) and a per-batch
+//! ([`DecodeWeights`]) and a per-batch
 //! [`StepPlan`], keep their per-step state in tensors, let rows whose
 //! sentences are finished leave the batch, and copy to the host once at the end. They return, for every
 //! sentence, the tokens, the model score and the attention weights of every emitted token.
