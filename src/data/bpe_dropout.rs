@@ -5,7 +5,7 @@
 //! Written out here rather than taken from the `tokenizers` crate, whose BPE has a `dropout` setting:
 //! the crate draws it from `rand::rng()`, a thread-local generator seeded by the OS, so a run could not
 //! be repeated nor resumed exactly (`nmt train --resume` redoes the interrupted epoch batch for batch).
-//! Here the draws come from a [`SplitMix64`] seeded by the run's seed and the epoch. The merge loop is
+//! Here the draws come from a `SplitMix64` (`rng.rs`) seeded by the run's seed and the epoch. The merge loop is
 //! the crate's (lowest rank first, the leftmost among equals; a skipped merge stays skipped until the
 //! next merge happens, and when every candidate is skipped the word is done), and with `p = 0` the ids
 //! equal [`Tokenizer::encode`]'s — a test checks it on whole corpora.
