@@ -14,10 +14,10 @@ fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/toy-model").join(rel)
 }
 
-fn translate(extra: &[&str]) -> String {
+fn translate(threads: &str, extra: &[&str]) -> String {
     let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/toy-en-fr/test.en");
     let out = Command::new(env!("CARGO_BIN_EXE_nmt"))
-        .args(["--threads", "1", "--device", "cpu", "translate", "--model"])
+        .args(["--threads", threads, "--device", "cpu", "translate", "--model"])
         .arg(fixture(""))
         .arg("--input")
         .arg(&input)
@@ -28,9 +28,9 @@ fn translate(extra: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn check(extra: &[&str], reference: &str) {
+fn check(threads: &str, extra: &[&str], reference: &str) {
     let expected = std::fs::read_to_string(fixture(reference)).unwrap();
-    let got = translate(extra);
+    let got = translate(threads, extra);
     assert_eq!(expected.lines().count(), 500, "{reference} must hold the 500 test lines");
     assert_eq!(got.lines().count(), 500, "{reference}: one output line per input line");
     assert!(got.ends_with('\n'), "{reference}: the output ends with a newline");
@@ -51,10 +51,18 @@ fn check(extra: &[&str], reference: &str) {
 
 #[test]
 fn greedy_output_on_the_toy_test_set_is_the_reference_byte_for_byte() {
-    check(&[], "test.greedy.fr");
+    check("1", &[], "test.greedy.fr");
 }
 
 #[test]
 fn beam_5_output_with_3_best_is_the_reference_text_with_scores_to_their_last_digit() {
-    check(&["--beam", "5", "--n-best", "3"], "test.beam5.nbest3.fr");
+    check("1", &["--beam", "5", "--n-best", "3"], "test.beam5.nbest3.fr");
+}
+
+/// With 2 threads the 500 lines' 8 batches decode two at a time, each on one thread (see
+/// `src/engine/parallel.rs`): the same outputs, in the same order.
+#[test]
+fn batches_decoded_side_by_side_on_two_threads_give_the_reference() {
+    check("2", &[], "test.greedy.fr");
+    check("2", &["--beam", "5", "--n-best", "3"], "test.beam5.nbest3.fr");
 }

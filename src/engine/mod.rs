@@ -30,6 +30,7 @@
 
 mod info;
 mod options;
+mod parallel;
 mod spec;
 mod translation;
 
@@ -282,10 +283,14 @@ impl Engine {
         let mut order: Vec<usize> = (0..lines.len()).filter(|&i| !encoded[i].0.is_empty()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].0.len()));
         let mut hyps: Vec<Vec<Hypothesis>> = vec![Vec::new(); lines.len()];
-        let members = self.core(d.checkpoint)?;
-        for chunk in order.chunks(d.batch_size.max(1)) {
+        let members = parallel::Shared(self.core(d.checkpoint)?);
+        let batches: Vec<&[usize]> = order.chunks(d.batch_size.max(1)).collect();
+        let decoded = parallel::decode_batches(&batches, &|chunk: &&[usize]| {
             let rows: Vec<&[i64]> = chunk.iter().map(|&i| encoded[i].0.as_slice()).collect();
-            for (&i, h) in chunk.iter().zip(decode(members, &rows, d)?) {
+            members.decode(&rows, d)
+        })?;
+        for (chunk, batch_hyps) in batches.iter().zip(decoded) {
+            for (&i, h) in chunk.iter().zip(batch_hyps) {
                 hyps[i] = h;
             }
         }
