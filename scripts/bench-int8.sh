@@ -19,7 +19,7 @@ head -200 "$corpus/test_2016_flickr.de" > "$work/input.de"
 run() { # PRECISION → prints the wall time in seconds; output in $work/out.PRECISION
     local t0 t1
     t0=$(date +%s.%N)
-    "$nmt" --threads "$threads" --device cpu translate --model "$model" --batch-size 1 --precision "$1" \
+    "$nmt" --threads "$threads" --device cpu translate --model "$model" --batch-size 1 --beam 1 --precision "$1" \
         --input "$work/input.de" > "$work/out.$1"
     t1=$(date +%s.%N)
     echo "$t1 - $t0" | bc -l
