@@ -241,6 +241,8 @@ struct Trainer<'a> {
     tgt_tok: Tokenizer,
     data: TrainData,
     opts: &'a RunOptions,
+    /// With `data.bpe_dropout` > 0: encodes the training pairs anew each epoch.
+    dropout: Option<DropoutEncoder>,
     vs: nn::VarStore,
     model: Seq2Seq,
     adam: Adam,
@@ -272,7 +274,9 @@ impl<'a> Trainer<'a> {
             records = metrics_log::read(&opts.out.join(METRICS), state.step)?;
             eprintln!("resuming at step {} (epoch {}, batch {})", state.step, state.epoch + 1, state.batch_in_epoch);
         }
-        Ok(Trainer { config, src_tok, tgt_tok, data, opts, vs, model, adam, state, records })
+        let p = config.data.bpe_dropout;
+        let dropout = (p > 0.0).then(|| DropoutEncoder::new(&src_tok, &tgt_tok, p)).transpose()?;
+        Ok(Trainer { config, src_tok, tgt_tok, data, opts, dropout, vs, model, adam, state, records })
     }
 
     fn run(mut self) -> Result<Summary> {
@@ -292,9 +296,7 @@ impl<'a> Trainer<'a> {
             if let Some(reason) = limit_reached(&t, &self.state) {
                 break reason;
             }
-            if self.config.data.bpe_dropout > 0.0 {
-                self.encode_with_dropout()?;
-            }
+            self.encode_with_dropout()?;
             let plan = plan_epoch(
                 &self.data.train,
                 size,
@@ -389,15 +391,13 @@ impl<'a> Trainer<'a> {
     /// Dev loss, perplexity and greedy BLEU; saves `best` on improvement, a snapshot when
     /// `train.keep_snapshots` asks for them, and `last` always. A `scheduled`
     /// validation also drives the LR schedule and early stopping; returns true when early stopping says stop.
-    /// Encodes the training pairs anew with BPE-dropout for the current epoch, from a seed of the run's
+    /// With BPE-dropout, encodes the training pairs anew for the current epoch, from a seed of the run's
     /// seed and the epoch alone, so that a resumed run sees the same ids. Pairs that dropout makes longer
     /// than `data.max_len` sit this epoch out.
     fn encode_with_dropout(&mut self) -> Result<()> {
-        let d = &self.config.data;
-        let encoder = DropoutEncoder::new(&self.src_tok, &self.tgt_tok, d.bpe_dropout)?;
+        let Some(encoder) = &self.dropout else { return Ok(()) };
         let seed = self.config.train.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ self.state.epoch as u64;
-        let (train, _, _) = encoder.encode(&self.data.train_pairs, d.max_len, seed)?;
-        self.data.train = train;
+        (self.data.train, _, _) = encoder.encode(&self.data.train_pairs, self.config.data.max_len, seed)?;
         Ok(())
     }
 
