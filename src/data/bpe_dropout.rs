@@ -11,7 +11,7 @@
 //! equal [`Tokenizer::encode`]'s — a test checks it on whole corpora.
 
 use crate::data::rng::SplitMix64;
-use crate::data::tokenizer::{Tokenizer, EOS, UNK};
+use crate::data::tokenizer::{end_source, Tokenizer, UNK};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 
@@ -103,9 +103,7 @@ impl BpeDropout {
     /// [`Self::encode`] for a source sentence: EOS appended to a non-empty one.
     pub(crate) fn encode_source(&self, tok: &Tokenizer, text: &str, p: f64, rng: &mut SplitMix64) -> Result<Vec<i64>> {
         let mut ids = self.encode(tok, text, p, rng)?;
-        if !ids.is_empty() {
-            ids.push(EOS);
-        }
+        end_source(&mut ids);
         Ok(ids)
     }
 

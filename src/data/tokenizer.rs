@@ -335,7 +335,7 @@ impl Tokenizer {
 }
 
 /// Appends EOS to a non-empty source; → whether it did. The one place the source EOS is added.
-fn end_source(ids: &mut Vec<i64>) -> bool {
+pub(crate) fn end_source(ids: &mut Vec<i64>) -> bool {
     if !ids.is_empty() {
         ids.push(EOS);
     }
