@@ -138,6 +138,19 @@ fn check_scorer(kind: &str) {
         (None, None) => {}
         (got, _) => panic!("{kind}: head weights returned: {}, expected: {}", got.is_some(), !got.is_some()),
     }
+    // Keys read by 3 different query rows per memory row (beam search's hypotheses of one sentence)
+    // give what the keys copied for every query row give.
+    let (b, n, q) = (mask.size()[0], 3, io.get("in.query"));
+    let queries = Tensor::stack(&[q.shallow_clone(), q * 0.5, q.neg()], 1).view([b * n, -1]);
+    let each = Tensor::arange(b, (Kind::Int64, Device::Cpu)).repeat_interleave_self_int(n, 0, None);
+    let shared = attention.attend(&queries, &keys.shared_by(n));
+    let copied = attention.attend(&queries, &keys.select_rows(&each));
+    assert_close(&format!("{kind}: shared keys, context"), &shared.context, &copied.context);
+    assert_close(&format!("{kind}: shared keys, weights"), &shared.weights, &copied.weights);
+    match (&shared.head_weights, &copied.head_weights) {
+        (Some(s), Some(c)) => assert_close(&format!("{kind}: shared keys, head weights"), s, c),
+        (s, c) => assert_eq!(s.is_some(), c.is_some(), "{kind}: shared keys, head weights"),
+    }
 }
 
 #[test]

@@ -16,7 +16,9 @@ pub struct Attended {
     pub head_weights: Option<Tensor>,
 }
 
-/// Per-batch precomputation shared by every decoding step.
+/// Per-batch precomputation shared by every decoding step. Its `B` memory rows serve `B · queries`
+/// query rows: `queries` consecutive query rows read the same memory row (beam search's `k` hypotheses
+/// of one sentence), so the memory is never copied per hypothesis.
 #[derive(Debug)]
 pub struct Keys {
     /// Scorer-specific projection of the memory `[B, S, ·]`.
@@ -25,30 +27,29 @@ pub struct Keys {
     pub values: Tensor,
     /// `true` at real positions `[B, S]`.
     pub mask: Tensor,
+    /// Query rows per memory row (1 but in beam search).
+    pub queries: i64,
 }
 
 impl Keys {
-    /// Repeats every batch row `n` times (`[B, ...]` → `[B·n, ...]`), for beam search.
-    pub fn repeat_rows(&self, n: i64) -> Keys {
-        Keys {
-            keys: self.keys.repeat_interleave_self_int(n, 0, None),
-            values: self.values.repeat_interleave_self_int(n, 0, None),
-            mask: self.mask.repeat_interleave_self_int(n, 0, None),
-        }
+    /// The same memory read by `n` consecutive query rows per memory row (beam search); no copy.
+    pub fn shared_by(&self, n: i64) -> Keys {
+        Keys { queries: n, ..self.select(|t| t.shallow_clone()) }
     }
 
-    /// The batch rows `index` (`[N]` i64), in that order: `[B, ...]` → `[N, ...]`.
+    /// The memory rows `index` (`[N]` i64), in that order: `[B, ...]` → `[N, ...]`.
     pub fn select_rows(&self, index: &Tensor) -> Keys {
-        Keys {
-            keys: self.keys.index_select(0, index),
-            values: self.values.index_select(0, index),
-            mask: self.mask.index_select(0, index),
-        }
+        self.select(|t| t.index_select(0, index))
     }
 
-    /// The first `n` batch rows, as views: `[B, ...]` → `[n, ...]`.
+    /// The first `n` memory rows, as views: `[B, ...]` → `[n, ...]`.
     pub fn first_rows(&self, n: i64) -> Keys {
-        Keys { keys: self.keys.narrow(0, 0, n), values: self.values.narrow(0, 0, n), mask: self.mask.narrow(0, 0, n) }
+        self.select(|t| t.narrow(0, 0, n))
+    }
+
+    /// `f` applied to the keys, the values and the mask.
+    fn select(&self, f: impl Fn(&Tensor) -> Tensor) -> Keys {
+        Keys { keys: f(&self.keys), values: f(&self.values), mask: f(&self.mask), queries: self.queries }
     }
 }
 
@@ -115,23 +116,28 @@ impl Attention {
             Attention::Multihead { w_v, .. } => w_v.forward(memory),
             _ => memory.shallow_clone(),
         };
-        Keys { keys, values, mask: mask.shallow_clone() }
+        Keys { keys, values, mask: mask.shallow_clone(), queries: 1 }
     }
 
-    /// query: `[B, H_dec]` → context `[B, D_enc]`, weights `[B, S]` (and `[B, heads, S]` for multihead).
+    /// query: `[B·n, H_dec]` for keys of `B` memory rows read by `n` query rows each (`k.queries`) →
+    /// context `[B·n, D_enc]`, weights `[B·n, S]` (and `[B·n, heads, S]` for multihead).
     pub fn attend(&self, query: &Tensor, k: &Keys) -> Attended {
-        let dot = |keys: &Tensor, q: &Tensor| keys.bmm(&q.unsqueeze(2)).squeeze_dim(2);
+        let (b, s) = (k.mask.size()[0], k.mask.size()[1]);
+        let n = k.queries;
+        // keys `[B, S, d]`, q `[B·n, d]` → `[B, n, S]`
+        let dot = |keys: &Tensor, q: &Tensor| keys.bmm(&q.view([b, n, -1]).transpose(1, 2)).transpose(1, 2);
         let scores = match self {
             Attention::Bahdanau { w_q, v, .. } | Attention::LuongConcat { w_q, v, .. } => {
-                v.forward(&(&k.keys + w_q.forward(query).unsqueeze(1)).tanh()).squeeze_dim(2)
+                let mut e = k.keys.unsqueeze(1) + w_q.forward(query).view([b, n, 1, -1]); // [B, n, S, A]
+                v.forward(&e.tanh_()).squeeze_dim(3)
             }
             Attention::LuongDot | Attention::LuongGeneral { .. } => dot(&k.keys, query),
             Attention::ScaledDot => dot(&k.keys, query) / (query.size()[1] as f64).sqrt(),
             Attention::Multihead { heads, w_q, w_o, .. } => return multihead(*heads, w_q, w_o, query, k),
         };
-        let weights = masked_softmax(&scores, &k.mask);
-        let context = weights.unsqueeze(1).bmm(&k.values).squeeze_dim(1);
-        Attended { context, weights, head_weights: None }
+        let weights = masked_softmax(&scores, &k.mask.unsqueeze(1)); // [B, n, S]
+        let context = weights.bmm(&k.values).view([b * n, -1]);
+        Attended { context, weights: weights.view([b * n, s]), head_weights: None }
     }
 }
 
@@ -140,18 +146,19 @@ fn masked_softmax(scores: &Tensor, mask: &Tensor) -> Tensor {
     scores.masked_fill(&mask.logical_not(), f64::NEG_INFINITY).softmax(-1, Kind::Float)
 }
 
-/// query `[B, H_dec]`, keys/values `[B, S, A]` → context `[B, D_enc]`, mean weights `[B, S]`, heads `[B, h, S]`.
+/// query `[B·n, H_dec]`, keys/values `[B, S, A]` read by `n` query rows each → context `[B·n, D_enc]`,
+/// mean weights `[B·n, S]`, heads `[B·n, h, S]`.
 fn multihead(heads: i64, w_q: &nn::Linear, w_o: &nn::Linear, query: &Tensor, k: &Keys) -> Attended {
     let (b, s, a) = k.keys.size3().expect("keys must be [B, S, A]");
-    let d = a / heads;
+    let (n, d) = (k.queries, a / heads);
     let split = |t: &Tensor| t.view([b, s, heads, d]).transpose(1, 2); // [B, h, S, d]
-    let q = w_q.forward(query).view([b, heads, d, 1]);
-    let scores = split(&k.keys).matmul(&q).squeeze_dim(3) / (d as f64).sqrt(); // [B, h, S]
-    let head_weights = masked_softmax(&scores, &k.mask.unsqueeze(1));
-    let ctx = head_weights.unsqueeze(2).matmul(&split(&k.values)).view([b, a]); // [B, h·d]
+    let q = w_q.forward(query).view([b, n, heads, d]).permute([0, 2, 3, 1]); // [B, h, d, n]
+    let scores = split(&k.keys).matmul(&q).transpose(2, 3) / (d as f64).sqrt(); // [B, h, n, S]
+    let head_weights = masked_softmax(&scores, &k.mask.view([b, 1, 1, s]));
+    let ctx = head_weights.matmul(&split(&k.values)).permute([0, 2, 1, 3]).reshape([b * n, a]); // [B·n, h·d]
     Attended {
         context: w_o.forward(&ctx),
-        weights: head_weights.mean_dim(1, false, Kind::Float),
-        head_weights: Some(head_weights),
+        weights: head_weights.mean_dim(1, false, Kind::Float).view([b * n, s]),
+        head_weights: Some(head_weights.transpose(1, 2).reshape([b * n, heads, s])),
     }
 }

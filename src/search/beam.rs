@@ -75,11 +75,10 @@ pub fn beam_search(
     for t in 0..steps {
         let a = sentences.len() as i64;
         let step = ensemble.step(&y)?;
-        let logp = step.scores.log_probs();
         // Candidates per row: the 2k best tokens of each beam row, enough for k non-EOS continuations
         // (all of them when the vocabulary is smaller: `topk` refuses more than there are).
-        let width = (2 * k).min(logp.size()[1]);
-        let (top_lp, top_id) = logp.topk(width, -1, true, true);
+        let width = (2 * k).min(step.scores.vocabulary());
+        let (top_lp, top_id) = step.scores.top(width);
         let cand = (scores.view([a, k, 1]) + top_lp.to_kind(Kind::Double).view([a, k, width])).view([a, k * width]);
         // Best first; among equal scores the earlier row and the better-ranked token first.
         let (cand, rank) = cand.sort_stable(true, 1, true);
@@ -134,8 +133,7 @@ pub fn beam_search(
             (origin, next_scores, next_y, next_back)
         } else {
             let index = Tensor::from_slice(&kept).to(device);
-            let kept_rows: Vec<i64> = kept.iter().flat_map(|&s| s * k..(s + 1) * k).collect();
-            ensemble.keep_keys(&kept_rows, &Tensor::from_slice(&kept_rows).to(device));
+            ensemble.keep_keys(&kept, &index);
             n_finished = n_finished.index_select(0, &index);
             sentences = kept.iter().map(|&s| sentences[s as usize]).collect();
             let pick = |x: Tensor| x.index_select(0, &index);

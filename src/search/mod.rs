@@ -117,6 +117,13 @@ enum Scores {
 }
 
 impl Scores {
+    /// The target vocabulary's size V.
+    fn vocabulary(&self) -> i64 {
+        match self {
+            Scores::Logits(t) | Scores::MeanLogProbs(t) => t.size()[1],
+        }
+    }
+
     /// Each row's best token and its score → (scores `[A]` f32, tokens `[A]` i64).
     fn best(&self) -> (Tensor, Tensor) {
         match self {
@@ -129,18 +136,23 @@ impl Scores {
         }
     }
 
-    /// Every token's score `[A, V]` (f32).
-    fn log_probs(self) -> Tensor {
+    /// Each row's `n` best tokens, best first, and their scores → (scores `[A, n]` f32, tokens `[A, n]`).
+    fn top(&self, n: i64) -> (Tensor, Tensor) {
         match self {
-            Scores::Logits(logits) => logits.log_softmax(-1, Kind::Float),
-            Scores::MeanLogProbs(logp) => logp,
+            // Log-probabilities of the best logits only (the order is the logits' order): top − logsumexp.
+            Scores::Logits(logits) => {
+                let (top, ids) = logits.topk(n, -1, true, true);
+                (top - logits.logsumexp([-1i64], true), ids)
+            }
+            Scores::MeanLogProbs(logp) => logp.topk(n, -1, true, true),
         }
     }
 }
 
 impl<'a> Ensemble<'a> {
     /// Encodes the batch with every member and plans `steps` steps: src `[B, S]` and lengths `[B]` sorted
-    /// longest first; each row repeated `k` times (consecutive rows) for beam search. An empty list of
+    /// longest first; for beam search each sentence's state repeated for its `k` consecutive rows, which
+    /// read its keys ([`Keys::shared_by`]). An empty list of
     /// members is refused.
     fn start(members: &'a [Member<'a>], src: &Tensor, lengths: &Tensor, k: i64, steps: usize) -> Result<Self> {
         if members.is_empty() {
@@ -151,7 +163,7 @@ impl<'a> Ensemble<'a> {
             let EncodedSource { mut keys, mut state } = m.model.encode(src, lengths, false);
             if k > 1 {
                 let b = src.size()[0];
-                keys = keys.repeat_rows(k);
+                keys = keys.shared_by(k);
                 let each = Tensor::arange(b, (Kind::Int64, src.device())).repeat_interleave_self_int(k, 0, None);
                 state = state.index_select(&each);
             }
@@ -192,8 +204,8 @@ impl<'a> Ensemble<'a> {
         })
     }
 
-    /// Keeps the keys and plans of rows `kept` (ascending positions in the current batch; `index` is the
-    /// same on the keys' device), in that order.
+    /// Keeps the keys and plans of the sentences `kept` (ascending positions in the current batch, each
+    /// read by its `k` beam rows; `index` is the same on the keys' device), in that order.
     fn keep_keys(&mut self, kept: &[i64], index: &Tensor) {
         for rows in &mut self.rows {
             rows.keys = rows.keys.select_rows(index);

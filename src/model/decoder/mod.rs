@@ -193,7 +193,7 @@ impl Decoder {
                 let attended = self.attention.attend(&state.h, keys);
                 let (gi, ctx_logits) = match groups {
                     Some(groups) => {
-                        let mixed = RowGroup::mix(groups, &attended.weights);
+                        let mixed = RowGroup::mix(groups, &attended.weights, keys.queries);
                         let g = gi_emb.size()[1];
                         (gi_emb + mixed.narrow(1, 0, g), Some(mixed.narrow(1, g, mixed.size()[1] - g)))
                     }

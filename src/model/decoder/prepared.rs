@@ -89,15 +89,16 @@ impl StepPlan {
 }
 
 impl RowGroup {
-    /// The groups' tables weighted by one step's attention weights `[B, S]` and summed over the
-    /// memory → `[B, 3H + V]`: the context's contributions to the input gates (first 3H columns) and
-    /// to the logits.
-    pub(super) fn mix(groups: &[RowGroup], weights: &Tensor) -> Tensor {
+    /// The groups' tables weighted by one step's attention weights `[B·n, S]` (`n` query rows per
+    /// memory row, see [`Keys::queries`]) and summed over the memory → `[B·n, 3H + V]`: the context's
+    /// contributions to the input gates (first 3H columns) and to the logits.
+    pub(super) fn mix(groups: &[RowGroup], weights: &Tensor, n: i64) -> Tensor {
+        let weights = weights.view([-1, n, weights.size()[1]]);
         let parts: Vec<Tensor> = groups
             .iter()
             .map(|g| {
-                let a = weights.narrow(0, g.start, g.rows).narrow(1, 0, g.len);
-                a.unsqueeze(1).bmm(&g.table).squeeze_dim(1)
+                let a = weights.narrow(0, g.start, g.rows).narrow(2, 0, g.len);
+                a.bmm(&g.table).view([g.rows * n, -1])
             })
             .collect();
         Tensor::cat(&parts, 0)
