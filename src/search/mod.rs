@@ -152,8 +152,7 @@ impl Scores {
 impl<'a> Ensemble<'a> {
     /// Encodes the batch with every member and plans `steps` steps: src `[B, S]` and lengths `[B]` sorted
     /// longest first; for beam search each sentence's state repeated for its `k` consecutive rows, which
-    /// read its keys ([`Keys::shared_by`]). An empty list of
-    /// members is refused.
+    /// read its keys ([`Keys::shared_by`]). An empty list of members is refused.
     fn start(members: &'a [Member<'a>], src: &Tensor, lengths: &Tensor, k: i64, steps: usize) -> Result<Self> {
         if members.is_empty() {
             return Err(Error::Usage("a search needs at least one model".into()));
