@@ -1,12 +1,15 @@
-//! `nmt bench --kernels`: the microbenchmark that decides where int8 decoding pays. For every matrix a
-//! decoding step multiplies by (shapes from a model config and its target vocabulary) and several
-//! batch sizes, it times fp32 `matmul` with the decoder's contiguous `[in, out]` layout against aten's
-//! `_weight_int8pack_mm` ([`Int8Matrix`]) with bf16 activations (the vectorized kernel decoding uses)
-//! and with fp32 activations (the kernel's scalar loop), and prints the medians and their ratio.
+//! `nmt bench --kernels`: the microbenchmark that decides which kernel a decoding product runs on. For
+//! every matrix a decoding step multiplies by (shapes from a model config and its target vocabulary)
+//! and several batch sizes, it times fp32 `matmul` with the decoder's contiguous `[in, out]` layout
+//! (MKL on the CPU) against oneDNN's fp32 product with the `[out, in]` layout ([`onednn::product`],
+//! where it runs) and against aten's `_weight_int8pack_mm` ([`Int8Matrix`]) with bf16 activations (the
+//! vectorized kernel decoding uses) and with fp32 activations (the kernel's scalar loop), and prints
+//! the medians and their ratios.
 
 use crate::config::{AttentionKind, DecoderKind, ModelConfig};
 use crate::error::Result;
 use crate::model::int8::Int8Matrix;
+use crate::model::onednn;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
@@ -68,12 +71,13 @@ pub struct Timing {
     pub matrix: StepMatrix,
     pub batch: i64,
     pub f32_us: f64,
+    pub dnn_us: Option<f64>,
     pub int8_us: Option<f64>,
     pub int8_f32_act_us: Option<f64>,
 }
 
 /// Times every matrix of `matrices` at every batch of [`BATCHES`] on the CPU with libtorch's current
-/// threads: `reps` timed calls of fp32 and int8 (bf16 activations) alternating, after a warm-up.
+/// threads: `reps` timed calls of fp32, oneDNN and int8 (bf16 activations) alternating, after a warm-up.
 pub fn measure(matrices: &[StepMatrix], reps: usize) -> Result<Vec<Timing>> {
     let _guard = tch::no_grad_guard();
     tch::manual_seed(0);
@@ -85,15 +89,22 @@ pub fn measure(matrices: &[StepMatrix], reps: usize) -> Result<Vec<Timing>> {
         for &batch in &BATCHES {
             let x = Tensor::randn([batch, matrix.inputs], (Kind::Float, Device::Cpu));
             let mut f32_times = Vec::with_capacity(reps);
+            let mut dnn_times = Vec::with_capacity(reps);
             let mut int8_times = Vec::with_capacity(reps);
+            let dnn = || onednn::product(&x, &w, None);
+            let has_dnn = dnn().is_some();
             for _ in 0..WARMUP {
                 let _ = x.matmul(&w_t);
+                let _ = dnn();
                 if let Some(q) = &int8 {
                     let _ = q.matmul(&x);
                 }
             }
             for _ in 0..reps.max(1) {
                 f32_times.push(time(|| x.matmul(&w_t)));
+                if has_dnn {
+                    dnn_times.push(time(|| dnn().expect("oneDNN took this product before")));
+                }
                 if let Some(q) = &int8 {
                     int8_times.push(time(|| q.matmul(&x)));
                 }
@@ -113,6 +124,7 @@ pub fn measure(matrices: &[StepMatrix], reps: usize) -> Result<Vec<Timing>> {
                 matrix: matrix.clone(),
                 batch,
                 f32_us: median(f32_times),
+                dnn_us: has_dnn.then(|| median(dnn_times)),
                 int8_us: int8.is_some().then(|| median(int8_times)),
                 int8_f32_act_us,
             });
@@ -141,33 +153,42 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// The table (Markdown) and, per batch, the step's matrices summed: the whole step's products in fp32
-/// and with int8 wherever the kernel takes the matrix.
+/// (`matmul`), with oneDNN where decoding uses it (from [`onednn::MIN_ROWS`] rows) and with int8
+/// wherever its kernel takes the matrix.
 pub fn table(rows: &[Timing]) -> String {
     let opt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.1}"));
+    let ratio = |f32_us: f64, v: Option<f64>| v.map_or("—".to_string(), |v| format!("{:.2}", f32_us / v));
     let mut out = String::from(
-        "| matrix | in → out | batch | fp32 µs | int8 µs (bf16 act.) | fp32 / int8 | int8 µs (fp32 act.) |\n\
-         | --- | --- | ---: | ---: | ---: | ---: | ---: |\n",
+        "| matrix | in → out | batch | fp32 µs | oneDNN µs | fp32 / oneDNN | int8 µs (bf16 act.) | fp32 / int8 | int8 µs (fp32 act.) |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for r in rows {
         out += &format!(
-            "| {} | {} → {} | {} | {:.1} | {} | {} | {} |\n",
+            "| {} | {} → {} | {} | {:.1} | {} | {} | {} | {} | {} |\n",
             r.matrix.name,
             r.matrix.inputs,
             r.matrix.outputs,
             r.batch,
             r.f32_us,
+            opt(r.dnn_us),
+            ratio(r.f32_us, r.dnn_us),
             opt(r.int8_us),
-            r.int8_us.map_or("—".to_string(), |i| format!("{:.2}", r.f32_us / i)),
+            ratio(r.f32_us, r.int8_us),
             opt(r.int8_f32_act_us),
         );
     }
-    out += "\n| batch | step's products, fp32 µs | with int8 where possible, µs | fp32 / int8 |\n| ---: | ---: | ---: | ---: |\n";
+    out += "\n| batch | step's products, fp32 µs | with oneDNN as decoding uses it, µs | fp32 / oneDNN | with int8 where possible, µs | fp32 / int8 |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n";
     for &batch in &BATCHES {
-        let (f32_sum, int8_sum) = rows
-            .iter()
-            .filter(|r| r.batch == batch)
-            .fold((0.0, 0.0), |(f, i), r| (f + r.f32_us, i + r.int8_us.unwrap_or(r.f32_us)));
-        out += &format!("| {batch} | {f32_sum:.1} | {int8_sum:.1} | {:.2} |\n", f32_sum / int8_sum);
+        let (f32_sum, dnn_sum, int8_sum) =
+            rows.iter().filter(|r| r.batch == batch).fold((0.0, 0.0, 0.0), |(f, d, i), r| {
+                let dnn = r.dnn_us.filter(|_| r.batch >= onednn::MIN_ROWS);
+                (f + r.f32_us, d + dnn.unwrap_or(r.f32_us), i + r.int8_us.unwrap_or(r.f32_us))
+            });
+        out += &format!(
+            "| {batch} | {f32_sum:.1} | {dnn_sum:.1} | {:.2} | {int8_sum:.1} | {:.2} |\n",
+            f32_sum / dnn_sum,
+            f32_sum / int8_sum
+        );
     }
     out
 }
@@ -210,6 +231,7 @@ mod tests {
         assert_eq!(rows.len(), 2 * BATCHES.len());
         assert!(rows.iter().all(|r| r.f32_us > 0.0));
         assert!(rows.iter().all(|r| r.int8_us.is_some() == (r.matrix.inputs == 32)));
+        assert!(rows.iter().all(|r| r.dnn_us.is_some() == onednn::available()));
         let text = table(&rows);
         assert_eq!(text.lines().filter(|l| l.starts_with("| a |")).count(), BATCHES.len());
         assert!(text.contains("| b | 20 → 24 | 1 |") && text.contains("| — |"));

@@ -65,7 +65,10 @@ impl Prepared {
     /// tables included. A table costs `V·E·3H` multiply-adds once (and `V·E·V` for a Bahdanau decoder's
     /// logit table) and saves `B·E·3H` (and `B·E·V`) per step of `B` rows: repaid after `V / B` steps, 63
     /// at batch 64 for the Multi30k recipe model (V = 4000), fewer than one batch of beam search decodes.
-    pub fn new(vs: nn::VarStore, model: Seq2Seq) -> Prepared {
+    /// The variables are frozen (they need no gradient when decoding), which lets the attention's
+    /// projections run through oneDNN ([`crate::model::onednn`]).
+    pub fn new(mut vs: nn::VarStore, model: Seq2Seq) -> Prepared {
+        vs.freeze();
         let weights = model.decoder.decode_weights(true);
         let device = vs.device();
         Prepared { vs, model, weights, device }

@@ -3,6 +3,7 @@
 //! projected keys and values) is computed once per batch by [`Attention::prepare`] and passed as a value.
 
 use crate::config::{AttentionKind, ModelConfig};
+use crate::model::onednn;
 use tch::{nn, nn::Module, Kind, Tensor};
 
 /// The output of one attention call.
@@ -107,13 +108,13 @@ impl Attention {
     /// memory: `[B, S, D_enc]`, mask: `[B, S]` → the keys and values every step reuses.
     pub fn prepare(&self, memory: &Tensor, mask: &Tensor) -> Keys {
         let keys = match self {
-            Attention::Bahdanau { w_k, .. } | Attention::LuongConcat { w_k, .. } => w_k.forward(memory),
-            Attention::LuongGeneral { w } => w.forward(memory),
-            Attention::Multihead { w_k, .. } => w_k.forward(memory),
+            Attention::Bahdanau { w_k, .. } | Attention::LuongConcat { w_k, .. } => onednn::forward(w_k, memory),
+            Attention::LuongGeneral { w } => onednn::forward(w, memory),
+            Attention::Multihead { w_k, .. } => onednn::forward(w_k, memory),
             Attention::LuongDot | Attention::ScaledDot => memory.shallow_clone(),
         };
         let values = match self {
-            Attention::Multihead { w_v, .. } => w_v.forward(memory),
+            Attention::Multihead { w_v, .. } => onednn::forward(w_v, memory),
             _ => memory.shallow_clone(),
         };
         Keys { keys, values, mask: mask.shallow_clone(), queries: 1 }
@@ -128,7 +129,7 @@ impl Attention {
         let dot = |keys: &Tensor, q: &Tensor| keys.bmm(&q.view([b, n, -1]).transpose(1, 2)).transpose(1, 2);
         let scores = match self {
             Attention::Bahdanau { w_q, v, .. } | Attention::LuongConcat { w_q, v, .. } => {
-                let mut e = k.keys.unsqueeze(1) + w_q.forward(query).view([b, n, 1, -1]); // [B, n, S, A]
+                let mut e = k.keys.unsqueeze(1) + onednn::forward(w_q, query).view([b, n, 1, -1]); // [B, n, S, A]
                 v.forward(&e.tanh_()).squeeze_dim(3)
             }
             Attention::LuongDot | Attention::LuongGeneral { .. } => dot(&k.keys, query),
@@ -152,12 +153,12 @@ fn multihead(heads: i64, w_q: &nn::Linear, w_o: &nn::Linear, query: &Tensor, k: 
     let (b, s, a) = k.keys.size3().expect("keys must be [B, S, A]");
     let (n, d) = (k.queries, a / heads);
     let split = |t: &Tensor| t.view([b, s, heads, d]).transpose(1, 2); // [B, h, S, d]
-    let q = w_q.forward(query).view([b, n, heads, d]).permute([0, 2, 3, 1]); // [B, h, d, n]
+    let q = onednn::forward(w_q, query).view([b, n, heads, d]).permute([0, 2, 3, 1]); // [B, h, d, n]
     let scores = split(&k.keys).matmul(&q).transpose(2, 3) / (d as f64).sqrt(); // [B, h, n, S]
     let head_weights = masked_softmax(&scores, &k.mask.view([b, 1, 1, s]));
     let ctx = head_weights.matmul(&split(&k.values)).permute([0, 2, 1, 3]).reshape([b * n, a]); // [B·n, h·d]
     Attended {
-        context: w_o.forward(&ctx),
+        context: onednn::forward(w_o, &ctx),
         weights: head_weights.mean_dim(1, false, Kind::Float).view([b * n, s]),
         head_weights: Some(head_weights.transpose(1, 2).reshape([b * n, heads, s])),
     }

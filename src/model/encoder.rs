@@ -3,7 +3,8 @@
 
 use crate::config::ModelConfig;
 use crate::data::tokenizer::PAD;
-use tch::{nn, nn::Module, Tensor};
+use crate::model::{gru, onednn};
+use tch::{nn, nn::Module, Device, Tensor};
 
 /// What the decoder needs from the encoder.
 #[derive(Debug)]
@@ -67,27 +68,43 @@ impl Encoder {
         let (sorted_len, order) = lengths.sort(0, true);
         let unorder = order.argsort(0, false);
         let emb = emb.index_select(0, &order.to_device(emb.device()));
-        let (data, batch_sizes) = emb.internal_pack_padded_sequence(&sorted_len, true);
         let dirs = if self.bidirectional { 2 } else { 1 };
-        let h0 = Tensor::zeros([self.layers * dirs, b, self.dir_size], (emb.kind(), emb.device()));
-        let (out, h_n) = Tensor::gru_data(
-            &data,
-            &batch_sizes,
-            &h0,
-            &self.params,
-            true,
-            self.layers,
-            self.dropout,
-            train,
-            self.bidirectional,
-        );
-        let (memory, _) = Tensor::internal_pad_packed_sequence(&out, &batch_sizes, true, 0.0, s);
+        let host_lengths = self.steps_through_onednn(train, &emb).then(|| Vec::<i64>::try_from(&sorted_len).ok());
+        let (memory, h_n) = if let Some(Some(lengths)) = host_lengths {
+            gru::stack(&emb, &lengths, &self.params, self.layers, self.bidirectional)
+        } else {
+            let (data, batch_sizes) = emb.internal_pack_padded_sequence(&sorted_len, true);
+            let h0 = Tensor::zeros([self.layers * dirs, b, self.dir_size], (emb.kind(), emb.device()));
+            let (out, h_n) = Tensor::gru_data(
+                &data,
+                &batch_sizes,
+                &h0,
+                &self.params,
+                true,
+                self.layers,
+                self.dropout,
+                train,
+                self.bidirectional,
+            );
+            (Tensor::internal_pad_packed_sequence(&out, &batch_sizes, true, 0.0, s).0, h_n)
+        };
         let unorder = unorder.to_device(memory.device());
         let memory = memory.index_select(0, &unorder);
         // h_n: [layers·dirs, B, H] → the top layer's directions, concatenated: [B, dirs·H].
         let top = h_n.narrow(0, (self.layers - 1) * dirs, dirs);
         let last = top.permute([1, 0, 2]).reshape([b, dirs * self.dir_size]).index_select(0, &unorder);
         Encoded { memory, mask: src.ne(PAD), last }
+    }
+
+    /// Whether [`Self::forward_t`] runs its own GRU loop ([`gru::stack`], products through oneDNN)
+    /// instead of libtorch's `gru`: for inference on the CPU with frozen parameters (no gradient) where
+    /// oneDNN runs. The two agree up to float rounding.
+    fn steps_through_onednn(&self, train: bool, emb: &Tensor) -> bool {
+        !train
+            && emb.device() == Device::Cpu
+            && emb.kind() == tch::Kind::Float
+            && self.params.iter().all(|p| !p.requires_grad())
+            && onednn::available()
     }
 }
 
@@ -113,5 +130,40 @@ impl Bridge {
             Some(l) => l.forward(last).tanh(),
             None => Tensor::zeros([last.size()[0], self.size], (last.kind(), last.device())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    #[test]
+    fn the_inference_loop_gives_libtorchs_gru_for_two_bidirectional_layers_and_padding() {
+        tch::manual_seed(7);
+        let cfg = ModelConfig {
+            emb_size: 12,
+            hidden_size: 16,
+            encoder_layers: 2,
+            bidirectional: true,
+            ..ModelConfig::default()
+        };
+        let mut vs = nn::VarStore::new(Device::Cpu);
+        let enc = Encoder::new(&vs.root(), &cfg, 30);
+        let lengths = Tensor::from_slice(&[5i64, 2, 7, 1, 7, 4]);
+        let positions = Tensor::arange(7, (Kind::Int64, Device::Cpu));
+        let real = lengths.unsqueeze(1).gt_tensor(&positions);
+        let src = Tensor::randint_low(3, 30, [6, 7], (Kind::Int64, Device::Cpu)).where_self(&real, &Tensor::from(PAD));
+        let _guard = tch::no_grad_guard();
+        let fused = enc.forward_t(&src, &lengths, false);
+        vs.freeze();
+        let emb = enc.embed.forward(&src);
+        assert_eq!(enc.steps_through_onednn(false, &emb), onednn::available());
+        let looped = enc.forward_t(&src, &lengths, false);
+        let diff = |a: &Tensor, b: &Tensor| f64::try_from((a - b).abs().max()).unwrap();
+        assert!(diff(&fused.memory, &looped.memory) < 1e-5);
+        assert!(diff(&fused.last, &looped.last) < 1e-5);
+        let padding = &looped.memory * real.logical_not().unsqueeze(2);
+        assert_eq!(f64::try_from(padding.abs().max()).unwrap(), 0.0, "padded positions are zero");
     }
 }

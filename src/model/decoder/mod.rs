@@ -4,9 +4,10 @@
 //! positions and leaves the output layer ([`Decoder::logits`]) to be applied to every step at once;
 //! inference (`prepared.rs`) calls it one step at a time through [`Decoder::step`], or through
 //! [`Decoder::step_with`] with weights laid out for decoding ([`Decoder::decode_weights`]) and a
-//! per-batch [`StepPlan`] ([`Decoder::plan`]).
+//! per-batch [`StepPlan`] ([`Decoder::plan`]); `products.rs` picks the kernel of each matrix product.
 
 mod prepared;
+mod products;
 mod quantized;
 mod teacher;
 
@@ -16,6 +17,7 @@ pub use teacher::TeacherForced;
 
 use crate::config::{DecoderKind, ModelConfig};
 use crate::model::attention::{Attended, Attention, Keys};
+use crate::model::gru;
 use prepared::RowGroup;
 use tch::{nn, nn::Module, Tensor};
 
@@ -73,6 +75,8 @@ struct GateWeights {
     hh: Tensor,
     /// Int8 copies of the step's large matrices (`--precision int8`, see `quantized.rs`).
     int8: Option<quantized::Int8Step>,
+    /// The `[out, in]` copies oneDNN multiplies by (decoding on the CPU, see `products.rs`).
+    dnn: Option<products::DnnStep>,
 }
 
 /// GRU decoder with attention and an output layer.
@@ -169,6 +173,7 @@ impl Decoder {
             rest: self.w_ih.narrow(1, e, self.w_ih.size()[1] - e).tr(),
             hh: self.w_hh.tr(),
             int8: None,
+            dnn: None,
         }
     }
 
@@ -227,14 +232,8 @@ impl Decoder {
     }
 
     /// GRU update from precomputed input gates. gi: `[B, 3H]`, h: `[B, H]` → `[B, H]` (w.hh: `[H, 3H]`).
-    /// Few, fused ops (the step runs once per target position, forward and backward): r and z in one
-    /// sigmoid, `gi_n + r·gh_n` as one addcmul, and `n + z·(h − n)` as one lerp.
     fn gru(&self, gi: &Tensor, h: &Tensor, w: &GateWeights) -> Tensor {
-        let hs = h.size()[1];
-        let gh = w.recurrent(&self.b_hh, h);
-        let rz = (gi.narrow(1, 0, 2 * hs) + gh.narrow(1, 0, 2 * hs)).sigmoid();
-        let n = gi.narrow(1, 2 * hs, hs).addcmul(&rz.narrow(1, 0, hs), &gh.narrow(1, 2 * hs, hs)).tanh();
-        n.lerp_tensor(h, &rz.narrow(1, hs, hs))
+        gru::update(gi, &w.recurrent(&self.b_hh, h), h)
     }
 
     /// Size of the output layer's input, D_out.

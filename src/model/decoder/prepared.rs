@@ -18,7 +18,8 @@ const PROJECTION_ROWS: usize = 8;
 /// The decoder's weights laid out for decoding with fixed parameters (see [`Decoder::decode_weights`]).
 pub struct DecodeWeights {
     /// Contiguous `[in, out]` copies: a matrix–vector product (batch 1) reads them about twice as fast
-    /// as the `[out, in]` parameters. With `--precision int8` also the int8 copies ([`Decoder::quantize`]).
+    /// as the `[out, in]` parameters. Where oneDNN runs, also `[out, in]` copies for it (`products.rs`);
+    /// with `--precision int8` also the int8 copies ([`Decoder::quantize`]).
     pub(super) gates: GateWeights,
     /// Per target token, its embedding's contribution to the input gates, bias included `[V, 3H]`.
     emb_gates: Option<Tensor>,
@@ -131,6 +132,7 @@ impl Decoder {
             rest: views.rest.contiguous(),
             hh: views.hh.contiguous(),
             int8: None,
+            dnn: self.dnn_step(),
         };
         let emb_gates = vocabulary_tables.then(|| self.embedding_gates(&self.embed.ws, &gates));
         let output = match &self.output {

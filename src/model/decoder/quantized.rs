@@ -1,6 +1,6 @@
 //! `--precision int8` inside the decoder: int8 copies ([`Int8Matrix`]) of the large matrices of a
 //! decoding step — the GRU's input-feed (Luong) or context (Bahdanau) gates and its recurrent gates,
-//! Luong's combine layer, and the output layer — and the products that use them.
+//! Luong's combine layer, and the output layer (`products.rs` multiplies by them).
 //!
 //! The kernel beats fp32 `matmul` only on few rows (`nmt bench --kernels`, README "int8 decoding"):
 //! about 1.3× on these matrices at 1–4 rows, slower from 8 rows on, and slower at every batch on the
@@ -9,9 +9,9 @@
 //! layer is quantized in its `[h; context]` columns, which a step multiplies by only when the memory is
 //! not projected (see [`StepPlan`](super::StepPlan)).
 
-use super::{DecodeWeights, Decoder, GateWeights};
+use super::{DecodeWeights, Decoder};
 use crate::model::int8::Int8Matrix;
-use tch::{nn, nn::Module, Tensor};
+use tch::Tensor;
 
 /// Most batch rows a product computes in int8 (the crossover measured by `nmt bench --kernels`).
 pub const INT8_MAX_ROWS: i64 = 4;
@@ -20,13 +20,13 @@ pub const INT8_MAX_ROWS: i64 = 4;
 #[derive(Debug)]
 pub(super) struct Int8Step {
     /// The GRU's input weights after the embedding's columns `[3H, D_in − E]`.
-    rest: Option<Int8Matrix>,
+    pub(super) rest: Option<Int8Matrix>,
     /// The GRU's recurrent weights `[3H, H]`.
-    hh: Option<Int8Matrix>,
+    pub(super) hh: Option<Int8Matrix>,
     /// Luong's combine layer `[H, D + H]`.
-    combine: Option<Int8Matrix>,
+    pub(super) combine: Option<Int8Matrix>,
     /// The output layer `[V, D_out]` (Luong) or its `[h; context]` columns `[V, H + D]` (Bahdanau).
-    output: Option<Int8Matrix>,
+    pub(super) output: Option<Int8Matrix>,
 }
 
 impl Int8Step {
@@ -37,7 +37,7 @@ impl Int8Step {
 }
 
 /// `q`'s product with `x` (`[B, in]` → `[B, out]`) when there is a `q` and `x` has few enough rows.
-fn int8_product(q: &Option<Int8Matrix>, x: &Tensor) -> Option<Tensor> {
+pub(super) fn int8_product(q: &Option<Int8Matrix>, x: &Tensor) -> Option<Tensor> {
     q.as_ref().filter(|_| x.size()[0] <= INT8_MAX_ROWS).map(|q| q.matmul(x))
 }
 
@@ -64,42 +64,13 @@ impl Decoder {
     }
 }
 
-impl GateWeights {
-    /// `acc + x · rest`: acc `[B, 3H]`, x `[B, D_in − E]` (context or input feed) → `[B, 3H]`.
-    pub(super) fn add_rest(&self, acc: &Tensor, x: &Tensor) -> Tensor {
-        match self.int8.as_ref().and_then(|q| int8_product(&q.rest, x)) {
-            Some(p) => acc + p,
-            None => acc.addmm(x, &self.rest),
-        }
-    }
-
-    /// `bias + h · hh`: bias `[3H]`, h `[B, H]` → `[B, 3H]`.
-    pub(super) fn recurrent(&self, bias: &Tensor, h: &Tensor) -> Tensor {
-        match self.int8.as_ref().and_then(|q| int8_product(&q.hh, h)) {
-            Some(p) => p + bias,
-            None => bias.addmm(h, &self.hh),
-        }
-    }
-
-    /// Luong's combine layer (no bias) over `[context; h]` `[B, D + H]` → `[B, H]`.
-    pub(super) fn combine(&self, layer: &nn::Linear, x: &Tensor) -> Tensor {
-        self.int8.as_ref().and_then(|q| int8_product(&q.combine, x)).unwrap_or_else(|| layer.forward(x))
-    }
-
-    /// The output layer's product without bias: features `[B, F]` times `w_t` (`[F, V]`, the fp32 layout)
-    /// → `[B, V]`.
-    pub(super) fn output(&self, features: &Tensor, w_t: &Tensor) -> Tensor {
-        self.int8.as_ref().and_then(|q| int8_product(&q.output, features)).unwrap_or_else(|| features.matmul(w_t))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::fixture::max_diff;
     use super::*;
     use crate::config::{AttentionKind, DecoderKind, ModelConfig};
     use crate::model::attention::Keys;
-    use tch::{Device, Kind};
+    use tch::{nn, Device, Kind};
 
     /// A random decoder with sizes the kernel takes (E 16, H 32, D 32, V 40), its keys and a state
     /// for `rows` batch rows.
