@@ -144,7 +144,7 @@ impl Attention {
 
 /// `tanh` of the energies `e` in place. Where no gradient is needed, as `2·σ(2x) − 1`: libtorch's
 /// `tanh` runs MKL's vector math, about 4× slower per element on this project's AMD CPU than libtorch's
-/// own vectorized `sigmoid` (`perf`: 16% of greedy decoding at batch 64 in the MKL `tanh` kernel); the
+/// own vectorized `sigmoid` (README "What users run"; `perf`: 16% of greedy decoding at batch 64 in the MKL `tanh` kernel); the
 /// two differ by float rounding (at most about 2⁻²³ in absolute value).
 fn tanh_(e: &mut Tensor) -> Tensor {
     if e.requires_grad() {

@@ -12,7 +12,8 @@
 //! `matmul` before anything uses it.
 //!
 //! The function has no gradient: [`linear`] takes only tensors that do not require one. oneDNN builds
-//! (and caches) a kernel per row count, about 2 ms each, so rows are padded to a multiple of
+//! (and caches) a kernel per row count, about 2 ms each (in Python, 317 row counts cost 0.66 s more on
+//! first use than on the second), so rows are padded to a multiple of
 //! [`ROW_STEP`]: decoding drops finished rows and would otherwise meet every count from 1 to the
 //! batch.
 
