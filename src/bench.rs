@@ -107,10 +107,11 @@ pub fn run(a: &BenchOptions, threads: usize, device: Device) -> Result<()> {
     let model = Seq2Seq::new(&vs.root(), &cfg, data.src_vocab as i64, data.tgt_vocab as i64);
     let params: i64 = vs.trainable_variables().iter().map(|t| t.numel() as i64).sum();
     log(format!(
-        "vocab src={} tgt={} params={:.2}M threads={threads} device={device:?}",
+        "vocab src={} tgt={} params={:.2}M threads={threads} device={device:?} mkl_by_cpu_features={}",
         data.src_vocab,
         data.tgt_vocab,
-        params as f64 / 1e6
+        params as f64 / 1e6,
+        crate::mkl_dispatch::active()
     ))?;
     let fm = FlopModel {
         emb: a.emb as f64,

@@ -37,6 +37,7 @@ pub mod fsutil;
 pub mod heatmap;
 pub mod metrics;
 pub mod metrics_log;
+pub mod mkl_dispatch;
 pub mod model;
 pub mod optim;
 pub mod plot;

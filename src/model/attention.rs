@@ -130,7 +130,7 @@ impl Attention {
         let scores = match self {
             Attention::Bahdanau { w_q, v, .. } | Attention::LuongConcat { w_q, v, .. } => {
                 let mut e = k.keys.unsqueeze(1) + onednn::forward(w_q, query).view([b, n, 1, -1]); // [B, n, S, A]
-                v.forward(&tanh_(&mut e)).squeeze_dim(3)
+                v.forward(&e.tanh_()).squeeze_dim(3)
             }
             Attention::LuongDot | Attention::LuongGeneral { .. } => dot(&k.keys, query),
             Attention::ScaledDot => dot(&k.keys, query) / (query.size()[1] as f64).sqrt(),
@@ -140,20 +140,6 @@ impl Attention {
         let context = weights.bmm(&k.values).view([b * n, -1]);
         Attended { context, weights: weights.view([b * n, s]), head_weights: None }
     }
-}
-
-/// `tanh` of the energies `e` in place. Where no gradient is needed, as `2·σ(2x) − 1`: libtorch's
-/// `tanh` runs MKL's vector math, about 4× slower per element on this project's AMD CPU than libtorch's
-/// own vectorized `sigmoid` (README "What users run"; `perf`: 16% of greedy decoding at batch 64 in the MKL `tanh` kernel); the
-/// two differ by float rounding (at most about 2⁻²³ in absolute value).
-fn tanh_(e: &mut Tensor) -> Tensor {
-    if e.requires_grad() {
-        return e.tanh_();
-    }
-    let _ = e.g_mul_scalar_(2.0);
-    let _ = e.sigmoid_();
-    let _ = e.g_mul_scalar_(2.0);
-    e.g_sub_scalar_(1.0)
 }
 
 /// scores: `[..., S]`, mask: broadcastable `[..., S]` → softmax with padded positions exactly 0.
@@ -175,24 +161,5 @@ fn multihead(heads: i64, w_q: &nn::Linear, w_o: &nn::Linear, query: &Tensor, k: 
         context: onednn::forward(w_o, &ctx),
         weights: head_weights.mean_dim(1, false, Kind::Float).view([b * n, s]),
         head_weights: Some(head_weights.transpose(1, 2).reshape([b * n, heads, s])),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tch::Device;
-
-    #[test]
-    fn the_energies_tanh_is_tanh_with_or_without_a_gradient() {
-        let x = Tensor::linspace(-20.0, 20.0, 4001, (Kind::Float, Device::Cpu));
-        let exact = x.tanh();
-        let mut without = x.copy();
-        let fast = tanh_(&mut without);
-        let diff = f64::try_from((&fast - &exact).abs().max()).unwrap();
-        assert!(diff < 2e-7, "{diff}");
-        assert_eq!(f64::try_from((&without - &exact).abs().max()).unwrap(), diff, "in place");
-        let mut with = x.copy().set_requires_grad(true) * 1.0;
-        assert!(f64::try_from((tanh_(&mut with) - &exact).abs().max()).unwrap() == 0.0, "libtorch's tanh");
     }
 }
