@@ -153,8 +153,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// The table (Markdown) and, per batch, the step's matrices summed: the whole step's products in fp32
-/// (`matmul`), with oneDNN where decoding uses it (from [`onednn::MIN_ROWS`] rows) and with int8
-/// wherever its kernel takes the matrix.
+/// (`matmul`), with oneDNN from [`onednn::MIN_ROWS`] rows (as decoding multiplies where oneDNN is
+/// [`onednn::preferred`]) and with int8 wherever its kernel takes the matrix.
 pub fn table(rows: &[Timing]) -> String {
     let opt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.1}"));
     let ratio = |f32_us: f64, v: Option<f64>| v.map_or("—".to_string(), |v| format!("{:.2}", f32_us / v));
@@ -177,7 +177,10 @@ pub fn table(rows: &[Timing]) -> String {
             opt(r.int8_f32_act_us),
         );
     }
-    out += "\n| batch | step's products, fp32 µs | with oneDNN as decoding uses it, µs | fp32 / oneDNN | with int8 where possible, µs | fp32 / int8 |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n";
+    out += &format!(
+        "\n| batch | step's products, fp32 µs | with oneDNN from {} rows, µs | fp32 / oneDNN | with int8 where possible, µs | fp32 / int8 |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        onednn::MIN_ROWS
+    );
     for &batch in &BATCHES {
         let (f32_sum, dnn_sum, int8_sum) =
             rows.iter().filter(|r| r.batch == batch).fold((0.0, 0.0, 0.0), |(f, d, i), r| {

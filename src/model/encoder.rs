@@ -98,13 +98,13 @@ impl Encoder {
 
     /// Whether [`Self::forward_t`] runs its own GRU loop ([`gru::stack`], products through oneDNN)
     /// instead of libtorch's `gru`: for inference on the CPU with frozen parameters (no gradient) where
-    /// oneDNN runs. The two agree up to float rounding.
+    /// oneDNN is [`onednn::preferred`]. The two agree up to float rounding.
     fn steps_through_onednn(&self, train: bool, emb: &Tensor) -> bool {
         !train
             && emb.device() == Device::Cpu
             && emb.kind() == tch::Kind::Float
             && self.params.iter().all(|p| !p.requires_grad())
-            && onednn::available()
+            && onednn::preferred()
     }
 }
 
@@ -158,7 +158,7 @@ mod tests {
         let fused = enc.forward_t(&src, &lengths, false);
         vs.freeze();
         let emb = enc.embed.forward(&src);
-        assert_eq!(enc.steps_through_onednn(false, &emb), onednn::available());
+        assert_eq!(enc.steps_through_onednn(false, &emb), onednn::preferred());
         let looped = enc.forward_t(&src, &lengths, false);
         let diff = |a: &Tensor, b: &Tensor| f64::try_from((a - b).abs().max()).unwrap();
         assert!(diff(&fused.memory, &looped.memory) < 1e-5);

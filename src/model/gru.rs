@@ -1,7 +1,8 @@
 //! The GRU recurrence outside libtorch's fused module: the update that the decoder's cell and the
 //! encoder's inference loop share, and that loop ([`stack`]), a (bi)GRU over length-sorted sequences
 //! whose products go through oneDNN ([`crate::model::onednn`]) — libtorch's `gru` multiplies with MKL,
-//! about half as fast on this project's CPU. Training keeps libtorch's `gru` (it has the gradient).
+//! about half as fast on this project's CPU where MKL chooses its kernels by vendor (a program linked
+//! without [`crate::mkl_dispatch`]'s flags). Training keeps libtorch's `gru` (it has the gradient).
 
 use crate::model::onednn;
 use tch::{Kind, Tensor};

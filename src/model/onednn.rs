@@ -11,6 +11,11 @@
 //! a libtorch built without oneDNN still runs (on MKL), and [`available`] checks it once against
 //! `matmul` before anything uses it.
 //!
+//! With [`crate::mkl_dispatch`] active, MKL runs its AVX-512 code too and is the faster of the two at
+//! every shape of a decoding step (README "Matrix kernels"): decoding then leaves its products to
+//! `matmul` ([`preferred`] is false), and oneDNN serves where MKL's kernels are still chosen by vendor
+//! (a program linked without `build.rs`'s flags).
+//!
 //! The function has no gradient: [`linear`] takes only tensors that do not require one. oneDNN builds
 //! (and caches) a kernel per row count, about 2 ms each (in Python, 317 row counts cost 0.66 s more on
 //! first use than on the second), so rows are padded to a multiple of
@@ -91,6 +96,12 @@ fn call(f: LinearPointwise, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Op
     (status == 0 && !out.is_null()).then(|| unsafe { Tensor::from_ptr(out) })
 }
 
+/// Whether decoding runs its products through oneDNN: it is [`available`] and MKL's kernels are still
+/// chosen by CPU vendor ([`crate::mkl_dispatch::active`] is false; see the module header).
+pub fn preferred() -> bool {
+    available() && !crate::mkl_dispatch::active()
+}
+
 /// `x · wᵀ + bias` through oneDNN: x `[M, in]`, w `[out, in]` (contiguous), bias `[out]` → `[M, out]`.
 /// `None` — the caller multiplies otherwise — when oneDNN is not [`available`], x has fewer than
 /// [`MIN_ROWS`] rows, a tensor is not fp32 on the CPU, requires a gradient, or the shapes do not fit.
@@ -123,9 +134,19 @@ pub fn product(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Option<Tensor> 
     Some(if padded == rows { y } else { y.narrow(0, 0, rows) })
 }
 
-/// `layer` applied to x `[..., in]` → `[..., out]`: through [`linear`] where it takes the product,
-/// else `layer.forward`.
+/// `layer` applied to x `[..., in]` → `[..., out]`: through oneDNN where it is [`preferred`] (see
+/// [`through`]), else `layer.forward`.
 pub fn forward(layer: &nn::Linear, x: &Tensor) -> Tensor {
+    if preferred() {
+        through(layer, x)
+    } else {
+        layer.forward(x)
+    }
+}
+
+/// `layer` applied to x `[..., in]` → `[..., out]` through [`linear`] where it takes the product, else
+/// `layer.forward`.
+fn through(layer: &nn::Linear, x: &Tensor) -> Tensor {
     let size = x.size();
     let Some(&inputs) = size.last() else { return layer.forward(x) };
     let flat = x.reshape([-1, inputs]);
@@ -151,6 +172,8 @@ mod tests {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     fn libtorch_for_x86_64_linux_has_onednn() {
         assert!(available(), "aoti_torch_cpu__linear_pointwise missing or disagreeing with matmul");
+        // The test binaries are linked with build.rs's flags: MKL chooses by features, and wins.
+        assert!(!preferred());
     }
 
     #[test]
@@ -191,8 +214,9 @@ mod tests {
         let _guard = tch::no_grad_guard();
         let trained = layer.forward(&x);
         vs.freeze();
-        let y = forward(&layer, &x);
-        assert_eq!(y.size(), [3, 7, 40]);
-        assert!(max_diff(&y, &trained) < 1e-4);
+        for y in [forward(&layer, &x), through(&layer, &x)] {
+            assert_eq!(y.size(), [3, 7, 40]);
+            assert!(max_diff(&y, &trained) < 1e-4);
+        }
     }
 }

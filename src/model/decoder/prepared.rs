@@ -5,6 +5,7 @@
 use super::{Decoder, DecoderState, DecoderStep, GateWeights};
 use crate::config::DecoderKind;
 use crate::model::attention::{Attention, Keys};
+use crate::model::onednn;
 use crate::Result;
 use tch::{nn::Module, Kind, Tensor};
 
@@ -132,7 +133,7 @@ impl Decoder {
             rest: views.rest.contiguous(),
             hh: views.hh.contiguous(),
             int8: None,
-            dnn: self.dnn_step(),
+            dnn: if onednn::preferred() { self.dnn_step() } else { None },
         };
         let emb_gates = vocabulary_tables.then(|| self.embedding_gates(&self.embed.ws, &gates));
         let output = match &self.output {

@@ -1,8 +1,9 @@
 //! The matrix products of a decoding step and the kernel each runs on: the int8 copies for few rows
-//! (`--precision int8`, `quantized.rs`), oneDNN from [`onednn::MIN_ROWS`] rows where libtorch has it
-//! (the `[out, in]` copies of [`DnnStep`], see [`crate::model::onednn`]), else libtorch's `matmul` with
-//! the `[in, out]` layout (MKL's matrix–vector code is the fastest at batch 1). In a training pass
-//! there are no copies and every product is a `matmul` of views of the parameters.
+//! (`--precision int8`, `quantized.rs`), oneDNN from [`onednn::MIN_ROWS`] rows where it is
+//! [`onednn::preferred`] (the `[out, in]` copies of [`DnnStep`], see [`crate::model::onednn`]), else
+//! libtorch's `matmul` with the `[in, out]` layout (MKL's matrix–vector code is the fastest at batch
+//! 1). In a training pass there are no copies and every product is a `matmul` of views of the
+//! parameters.
 
 use super::quantized::{int8_product, Int8Step};
 use super::{Decoder, GateWeights};
@@ -25,8 +26,8 @@ pub(super) struct DnnStep {
 }
 
 impl Decoder {
-    /// The oneDNN copies of the step matrices, when oneDNN runs here (on the CPU, see
-    /// [`onednn::available`]).
+    /// The oneDNN copies of the step matrices, where oneDNN runs (on the CPU, see
+    /// [`onednn::available`]); decoding makes them where it is [`onednn::preferred`].
     pub(super) fn dnn_step(&self) -> Option<DnnStep> {
         if self.w_hh.device() != Device::Cpu || !onednn::available() {
             return None;
@@ -101,7 +102,9 @@ mod tests {
         for decoder in [DecoderKind::Luong, DecoderKind::Bahdanau] {
             let (_vs, dec, _, state, keys) = setup(decoder, AttentionKind::Bahdanau);
             let y = Tensor::from_slice(&[2i64, 5, 9, 16]);
-            let with = dec.decode_weights(false);
+            let mut with = dec.decode_weights(false);
+            assert_eq!(with.gates.dnn.is_some(), onednn::preferred(), "{decoder:?}");
+            with.gates.dnn = dec.dnn_step();
             assert_eq!(with.gates.dnn.is_some(), onednn::available(), "{decoder:?}");
             let mut without = dec.decode_weights(false);
             without.gates.dnn = None;
