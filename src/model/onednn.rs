@@ -134,8 +134,8 @@ pub fn product(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Option<Tensor> 
     Some(if padded == rows { y } else { y.narrow(0, 0, rows) })
 }
 
-/// `layer` applied to x `[..., in]` → `[..., out]`: through oneDNN where it is [`preferred`] (see
-/// [`through`]), else `layer.forward`.
+/// `layer` applied to x `[..., in]` → `[..., out]`: through [`linear`] where oneDNN is [`preferred`]
+/// and takes the product, else `layer.forward`.
 pub fn forward(layer: &nn::Linear, x: &Tensor) -> Tensor {
     if preferred() {
         through(layer, x)
