@@ -1,7 +1,7 @@
 //! MKL's code path chosen by the CPU's features, not by its vendor.
 //!
-//! libtorch's fp32 `matmul` (every product of training, and decoding's below oneDNN's row minimum) is
-//! MKL's sgemm, linked into `libtorch_cpu.so`. MKL picks its kernels by asking
+//! libtorch's fp32 `matmul` (every product of training and, with this module active, of decoding) is
+//! MKL's sgemm, linked into `libtorch_cpu.so`; its `tanh` and `exp` are MKL's vector functions. MKL picks its kernels by asking
 //! `mkl_serv_intel_cpu_true()` first: on a CPU that is not Intel's it answers 0 and MKL runs its AVX2
 //! kernels even where the CPU has AVX-512, as the AMD EPYC this project is measured on does. Where it
 //! answers 1, MKL chooses by the CPU's own feature flags (cpuid), exactly as on an Intel CPU with the
@@ -11,8 +11,8 @@
 //! executable comes first. `build.rs` links this one into `nmt` and the test binaries and exports it
 //! (`-u` keeps it, `--export-dynamic-symbol` publishes it); a program that links the `nmt` library
 //! crate and wants the same must pass both linker flags itself (GNU ld and lld; `build.rs` passes them
-//! on Linux only). [`active`] says whether libtorch sees
-//! this definition. Nothing wraps this in a crate, hence the hand-written item.
+//! on Linux only). [`active`] says whether libtorch sees this definition. Nothing wraps this in a
+//! crate, hence the hand-written item.
 //!
 //! The effect (`nmt bench`, `nmt bench --kernels`, README "Performance") is on speed only: outputs
 //! differ by float rounding, as between two CPUs.
