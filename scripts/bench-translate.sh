@@ -12,7 +12,7 @@
 # same round's wall time on an empty input (loading torch or the model; printed as "start-up") —, the
 # ratio nmt/port, each side's peak RSS, the
 # fraction of the sgemm bound at batch 64 (`nmt decode-flops`: the model's matmul FLOPs of decoding the
-# file, beam rows counted, per second of wall time over a 2048² sgemm's FLOP/s on the same threads), and
+# file, beam rows counted, per second of wall time over a 2048² sgemm's FLOP/s on the same threads, measured once per run), and
 # how many lines the two sides translate differently.
 #
 # env: NMT_BIN (default target/release/nmt, built if missing), NMT_PYTHON (default
@@ -91,9 +91,13 @@ flops() {
   "$nmt" --threads $threads decode-flops --model "$model" --source "$work/$4.in" --translation "$work/$1.$2" --beam "$3"
 }
 field() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p"; }
+# The sgemm bound: the fastest of 3 measurements (each the fastest of `nmt decode-flops`'s own 5), taken
+# once, so that every row's fraction has the same yardstick.
+gemm=$(for _ in 1 2 3; do flops nmt greedy-b1 1 b1 | field sgemm_flops_per_s; done | sort -g | tail -1)
 
 echo "model: $model"
 echo "input: $input ($(wc -l <"$work/all.in") lines; batch 1 on the first $(wc -l <"$work/b1.in"))"
+echo "sgemm bound: $(printf '%.1f' "$(echo "$gemm / 1000000000" | bc -l)") GFLOP/s (2048², $threads threads, the fastest of 3 measurements)"
 echo "nmt: $nmt; port: $python scripts/torch_nmt.py; $threads threads each; $rounds rounds; $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Decoding seconds per round: the case's wall time minus the same round's start-up.
 for side in "${sides[@]}" ${before:+before}; do
@@ -121,7 +125,7 @@ for c in "${cases[@]}" ${before:+"beam5-b64-before|all|64|5"}; do
     tps[$side]=$(echo "$tokens / ${secs[$side]}" | bc -l)
     frac[$side]=-
     if [ "$batch" -ge 64 ]; then
-      frac[$side]=$(printf '%.3f' "$(echo "$(field decode_flops <<<"$json") / ${secs[$side]} / $(field sgemm_flops_per_s <<<"$json")" | bc -l)")
+      frac[$side]=$(printf '%.3f' "$(echo "$(field decode_flops <<<"$json") / ${secs[$side]} / $gemm" | bc -l)")
     fi
   done
   # Per-round ratios: the other side's time over nmt's in the same round.
